@@ -1,0 +1,124 @@
+# Tollgate build. `make` builds build/tollgate-cp and build/tollgate-dp; `make test` installs
+# what is missing, builds, and runs unit and integration tests. SAN=1 builds everything with
+# ASan+UBSan into build/san/.
+SAN      ?=
+ifeq ($(SAN),1)
+BUILD    ?= build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+BUILD    ?= build
+SANFLAGS :=
+endif
+
+CC       ?= cc
+PKGS     := jansson yaml-0.1 libpcre2-8 openssl zlib
+PKGS_DP  := $(PKGS)
+PKGS_CP  := $(PKGS)
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Werror $(SANFLAGS)
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+SHARED_SRC := $(wildcard shared/*.c shared/plugins/*.c)
+DP_SRC     := $(wildcard dp/*.c)
+CP_SRC     := $(wildcard cp/*.c)
+UNIT_SRC   := $(wildcard tests/unit/*/*_test.c)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+
+SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/obj/%.o)
+DP_OBJ     := $(DP_SRC:%.c=$(BUILD)/obj/%.o)
+CP_OBJ     := $(CP_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%_test.c=$(BUILD)/tests/%_test)
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
+LIBSHARED  := $(BUILD)/libtollgate-shared.a
+
+.PHONY: all deps test unit integration replay run bench fuzz clean format
+all: $(BUILD)/tollgate-dp $(BUILD)/tollgate-cp
+
+deps:
+	@deploy/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared $(CFLAGS) -c $< -o $@
+
+$(LIBSHARED): $(SHARED_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/tollgate-dp: $(DP_OBJ) $(LIBSHARED)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+$(BUILD)/tollgate-cp: $(CP_OBJ) $(LIBSHARED)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+# ---- tests ----
+$(BUILD)/tests/%_test: tests/unit/%_test.c $(LIBSHARED)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Itests/unit $(CFLAGS) -o $@ $< $(LIBSHARED) \
+	    $(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka) -lm
+
+# each fuzz target is also built as a plain program that replays its corpus (make test)
+$(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIBSHARED)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared $(CFLAGS) -o $@ $< tests/fuzz/replay_main.c \
+	    $(LIBSHARED) $(LDFLAGS) $(PKG_LIBS) -lm
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+replay: $(REPLAY_BIN)
+	@set -e; for t in $(REPLAY_BIN); do \
+	    name=$${t##*/replay_fuzz_}; echo "== replay $$name"; \
+	    $$t tests/fuzz/corpus/$$name; done
+
+integration: all
+	TOLLGATE_BUILD=$(BUILD) python3 -m pytest -q tests/integration
+
+test: deps
+	$(MAKE) all unit replay
+	$(MAKE) integration
+
+# ---- running ----
+run: deps all
+	@tests/run-local.sh $(BUILD)
+
+# ---- benchmarks and fuzzing ----
+bench: deps
+	$(MAKE) $(BUILD)/tollgate-bench-load
+	@tests/bench/run.sh $(BUILD)
+
+$(BUILD)/tollgate-bench-load: tests/bench/bench_load.c $(LIBSHARED)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared $(CFLAGS) -o $@ $< $(LIBSHARED) $(LDFLAGS) $(PKG_LIBS) -lm
+
+FUZZ_BUILD := build/fuzz
+FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 60
+FUZZ_SHARED_OBJ := $(SHARED_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(PKG_CFLAGS) -Ishared $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SHARED_OBJ)
+	clang -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(PKG_CFLAGS) -Ishared $(FUZZ_CFLAGS) \
+	    -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm
+
+fuzz: deps $(FUZZ_BIN)
+	@set -e; for t in $(FUZZ_BIN); do \
+	    name=$${t##*/fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
+	    echo "== fuzz $$name for $(FUZZ_SECONDS)s"; \
+	    $$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -timeout=10 \
+	        -artifact_prefix=$(FUZZ_BUILD)/crash-$$name- \
+	        $(FUZZ_BUILD)/corpus/$$name tests/fuzz/corpus/$$name; done
+
+format:
+	clang-format -i $(SHARED_SRC) $(DP_SRC) $(CP_SRC) shared/*.h dp/*.h cp/*.h 2>/dev/null || true
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,162 @@
+/* Region allocator. Blocks are chained; an allocation larger than a quarter of a block gets a
+ * block of its own, so big documents do not waste the tail of the current block. */
+#include "arena.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ALIGN 16
+
+struct block {
+    struct block *next;
+    size_t size; /* usable bytes after the header */
+    size_t used;
+    _Alignas(ALIGN) unsigned char data[];
+};
+
+struct cleanup {
+    struct cleanup *next;
+    void (*fn)(void *);
+    void *data;
+};
+
+struct gw_arena {
+    struct block *head;
+    struct cleanup *cleanups;
+    size_t chunk;
+    size_t footprint;
+};
+
+struct gw_arena *
+gw_arena_create(size_t chunk_bytes)
+{
+    struct gw_arena *a = calloc(1, sizeof *a);
+
+    if (a == NULL) {
+        return NULL;
+    }
+    a->chunk = chunk_bytes ? chunk_bytes : 64 * 1024;
+    return a;
+}
+
+void
+gw_arena_destroy(struct gw_arena *a)
+{
+    if (a == NULL) {
+        return;
+    }
+    while (a->cleanups) {
+        struct cleanup *c = a->cleanups;
+        a->cleanups = c->next;
+        c->fn(c->data);
+    }
+    while (a->head) {
+        struct block *b = a->head;
+        a->head = b->next;
+        free(b);
+    }
+    free(a);
+}
+
+static struct block *
+new_block(struct gw_arena *a, size_t size)
+{
+    struct block *b = malloc(sizeof *b + size);
+
+    if (b == NULL) {
+        return NULL;
+    }
+    b->size = size;
+    b->used = 0;
+    a->footprint += sizeof *b + size;
+    return b;
+}
+
+void *
+gw_arena_alloc(struct gw_arena *a, size_t n)
+{
+    struct block *b = a->head;
+
+    if (n > SIZE_MAX - ALIGN) {
+        return NULL;
+    }
+    n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (b && b->size - b->used >= n) {
+        void *p = b->data + b->used;
+        b->used += n;
+        return p;
+    }
+    if (n > a->chunk / 4) {
+        /* a block of its own, linked behind the current one so its tail stays usable */
+        struct block *big = new_block(a, n);
+        if (big == NULL) {
+            return NULL;
+        }
+        big->used = n;
+        if (b) {
+            big->next = b->next;
+            b->next = big;
+        } else {
+            big->next = NULL;
+            a->head = big;
+        }
+        return big->data;
+    }
+    b = new_block(a, a->chunk);
+    if (b == NULL) {
+        return NULL;
+    }
+    b->next = a->head;
+    a->head = b;
+    b->used = n;
+    return b->data;
+}
+
+void *
+gw_arena_calloc(struct gw_arena *a, size_t n)
+{
+    void *p = gw_arena_alloc(a, n);
+
+    if (p) {
+        memset(p, 0, n);
+    }
+    return p;
+}
+
+char *
+gw_arena_strndup(struct gw_arena *a, const char *s, size_t n)
+{
+    char *p;
+
+    if (n == SIZE_MAX) {
+        return NULL;
+    }
+    p = gw_arena_alloc(a, n + 1);
+    if (p) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
+}
+
+int
+gw_arena_on_destroy(struct gw_arena *a, void (*fn)(void *), void *data)
+{
+    struct cleanup *c = gw_arena_alloc(a, sizeof *c);
+
+    if (c == NULL) {
+        return -1;
+    }
+    c->fn = fn;
+    c->data = data;
+    c->next = a->cleanups;
+    a->cleanups = c;
+    return 0;
+}
+
+size_t
+gw_arena_footprint(const struct gw_arena *a)
+{
+    return a->footprint;
+}

@@ -1,0 +1,291 @@
+/* Canonical JSON writer. It writes straight into one growing buffer (no DOM), so hashing a
+ * large configuration costs one pass and one allocation pattern. */
+#include "canon.h"
+
+#include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "doc.h"
+
+struct buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
+
+static void
+reserve(struct buf *b, size_t n)
+{
+    if (b->oom || b->len + n < b->cap) {
+        return;
+    }
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap <= b->len + n) {
+        cap *= 2;
+    }
+    char *p = realloc(b->p, cap);
+    if (p == NULL) {
+        b->oom = 1;
+        return;
+    }
+    b->p = p;
+    b->cap = cap;
+}
+
+static void
+put(struct buf *b, const char *s, size_t n)
+{
+    reserve(b, n);
+    if (!b->oom) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+    }
+}
+
+#define PUTS(b, lit) put(b, lit, sizeof(lit) - 1)
+
+static void
+put_str(struct buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    reserve(b, n * 6 + 2);
+    if (b->oom) {
+        return;
+    }
+    char *o = b->p + b->len;
+    *o++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20) {
+            switch (c) {
+            case '\n':
+                *o++ = '\\', *o++ = 'n';
+                break;
+            case '\r':
+                *o++ = '\\', *o++ = 'r';
+                break;
+            case '\t':
+                *o++ = '\\', *o++ = 't';
+                break;
+            default:
+                memcpy(o, "\\u00", 4);
+                o += 4;
+                *o++ = hex[c >> 4];
+                *o++ = hex[c & 15];
+            }
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+}
+
+static void write_rec(struct buf *b, const struct gw_record *r, const struct gw_val *rec);
+
+static int
+cmp_kv(const void *a, const void *b)
+{
+    return strcmp((*(const struct gw_kv *const *)a)->key, (*(const struct gw_kv *const *)b)->key);
+}
+
+static void
+write_val(struct buf *b, const struct gw_field *f, const struct gw_val *v)
+{
+    char num[40];
+
+    switch (v->type) {
+    case GW_V_ABSENT:
+    case GW_V_NULL:
+        PUTS(b, "null");
+        return;
+    case GW_V_BOOL:
+        if (v->u.b) {
+            PUTS(b, "true");
+        } else {
+            PUTS(b, "false");
+        }
+        return;
+    case GW_V_INT:
+        put(b, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)v->u.i));
+        return;
+    case GW_V_NUM:
+        if (!isfinite(v->u.d)) {
+            PUTS(b, "null");
+        } else {
+            put(b, num, (size_t)snprintf(num, sizeof num, "%.17g", v->u.d));
+        }
+        return;
+    case GW_V_STR:
+        if (f && f->type == GW_T_FOREIGN) {
+            PUTS(b, "{\"id\":");
+            put_str(b, v->u.s, v->n);
+            PUTS(b, "}");
+        } else {
+            put_str(b, v->u.s, v->n);
+        }
+        return;
+    case GW_V_ARR:
+        PUTS(b, "[");
+        for (uint32_t i = 0; i < v->n; i++) {
+            if (i) {
+                PUTS(b, ",");
+            }
+            write_val(b, f ? f->elem : NULL, &v->u.items[i]);
+        }
+        PUTS(b, "]");
+        return;
+    case GW_V_OBJ: {
+        const struct gw_kv *stack[64];
+        const struct gw_kv **kvs = v->n <= 64 ? stack : malloc(sizeof(*kvs) * v->n);
+        if (kvs == NULL) {
+            b->oom = 1;
+            return;
+        }
+        for (uint32_t i = 0; i < v->n; i++) {
+            kvs[i] = &v->u.kv[i];
+        }
+        qsort(kvs, v->n, sizeof *kvs, cmp_kv);
+        PUTS(b, "{");
+        for (uint32_t i = 0; i < v->n; i++) {
+            if (i) {
+                PUTS(b, ",");
+            }
+            put_str(b, kvs[i]->key, kvs[i]->klen);
+            PUTS(b, ":");
+            write_val(b, f && f->type == GW_T_MAP ? f->elem : NULL, &kvs[i]->val);
+        }
+        PUTS(b, "}");
+        if (kvs != stack) {
+            free(kvs);
+        }
+        return;
+    }
+    case GW_V_REC:
+        if (f && f->record) {
+            write_rec(b, f->record, v);
+        } else {
+            PUTS(b, "null");
+        }
+        return;
+    }
+}
+
+static void
+write_rec(struct buf *b, const struct gw_record *r, const struct gw_val *rec)
+{
+    int first = 1;
+
+    PUTS(b, "{");
+    for (uint32_t k = 0; k < r->nfields; k++) {
+        uint16_t i = r->sorted[k];
+        const struct gw_field *f = &r->fields[i];
+        if (f->flags & GW_F_TRANSIENT) {
+            continue;
+        }
+        if (!first) {
+            PUTS(b, ",");
+        }
+        first = 0;
+        put_str(b, f->name, strlen(f->name));
+        PUTS(b, ":");
+        if (f->subschema_of && rec->u.items[i].type == GW_V_REC) {
+            struct gw_field sub = *f;
+            sub.record = f->subschema_of(r, rec);
+            write_val(b, &sub, &rec->u.items[i]);
+        } else {
+            write_val(b, f, &rec->u.items[i]);
+        }
+    }
+    PUTS(b, "}");
+}
+
+char *
+gw_canon_json(const struct gw_config *cfg, size_t *len)
+{
+    struct buf b = {0};
+    int order[GW_ENT__COUNT];
+
+    /* entity types in name order */
+    for (int t = 0; t < GW_ENT__COUNT; t++) {
+        int j = t;
+        order[t] = t;
+        while (j > 0 && strcmp(gw_entities[order[j - 1]].name, gw_entities[t].name) > 0) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = t;
+    }
+    PUTS(&b, "{\"_format_version\":\"3.0\",\"_transform\":false");
+    for (int k = 0; k < GW_ENT__COUNT; k++) {
+        const struct gw_entset *s = &cfg->sets[order[k]];
+        const struct gw_record *r = gw_entities[order[k]].schema;
+        if (s->n == 0) {
+            continue;
+        }
+        PUTS(&b, ",");
+        put_str(&b, gw_entities[order[k]].name, strlen(gw_entities[order[k]].name));
+        PUTS(&b, ":[");
+        for (uint32_t i = 0; i < s->n; i++) {
+            if (i) {
+                PUTS(&b, ",");
+            }
+            write_rec(&b, r, &s->recs[i]);
+        }
+        PUTS(&b, "]");
+    }
+    PUTS(&b, "}");
+    put(&b, "", 1);
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.len - 1;
+    return b.p;
+}
+
+int
+gw_canon_hash(const struct gw_config *cfg, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    size_t len;
+    char *text = gw_canon_json(cfg, &len);
+
+    if (text == NULL) {
+        return -1;
+    }
+    EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL);
+    free(text);
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+    return 0;
+}
+
+json_t *
+gw_rec_to_json(const struct gw_record *r, const struct gw_val *rec)
+{
+    struct buf b = {0};
+    json_t *j;
+
+    write_rec(&b, r, rec);
+    put(&b, "", 1);
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    j = json_loadb(b.p, b.len - 1, 0, NULL);
+    free(b.p);
+    return j;
+}

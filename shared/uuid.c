@@ -1,0 +1,68 @@
+/* UUID generation. */
+#include "uuid.h"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+
+static void
+format(const unsigned char b[16], char out[GW_UUID_LEN + 1])
+{
+    static const char hex[] = "0123456789abcdef";
+    int o = 0;
+
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) {
+            out[o++] = '-';
+        }
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+static int
+hexval(int c)
+{
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+int
+gw_uuid_v4(char out[GW_UUID_LEN + 1])
+{
+    unsigned char b[16];
+
+    if (RAND_bytes(b, sizeof b) != 1) {
+        return -1;
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    format(b, out);
+    return 0;
+}
+
+void
+gw_uuid_v5(const char *ns, const char *name, size_t n, char out[GW_UUID_LEN + 1])
+{
+    unsigned char nsb[16], md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    int j = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+    for (int i = 0; ns[i] && j < 16; i++) {
+        if (ns[i] == '-') {
+            continue;
+        }
+        nsb[j++] = (unsigned char)(hexval(ns[i]) * 16 + hexval(ns[i + 1]));
+        i++;
+    }
+    EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
+    EVP_DigestUpdate(ctx, nsb, 16);
+    EVP_DigestUpdate(ctx, name, n);
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    md[6] = (md[6] & 0x0f) | 0x50;
+    md[8] = (md[8] & 0x3f) | 0x80;
+    format(md, out);
+}
