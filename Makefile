@@ -11,6 +11,8 @@ SANFLAGS :=
 endif
 
 CC       ?= cc
+# Debian's interpreter: pytest and requests come as Debian packages
+PYTHON   ?= /usr/bin/python3
 PKGS     := jansson yaml-0.1 libpcre2-8 openssl zlib
 PKGS_DP  := $(PKGS)
 PKGS_CP  := $(PKGS)
@@ -75,7 +77,7 @@ replay: $(REPLAY_BIN)
 	    $$t tests/fuzz/corpus/$$name; done
 
 integration: all
-	TOLLGATE_BUILD=$(BUILD) python3 -m pytest -q tests/integration
+	TOLLGATE_BUILD=$(BUILD) $(PYTHON) -m pytest -q tests/integration
 
 test: deps
 	$(MAKE) all unit replay

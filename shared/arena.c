@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define ALIGN 16
 
@@ -12,6 +13,7 @@ struct block {
     struct block *next;
     size_t size; /* usable bytes after the header */
     size_t used;
+    int mapped; /* from mmap (big blocks), else malloc */
     _Alignas(ALIGN) unsigned char data[];
 };
 
@@ -24,9 +26,14 @@ struct cleanup {
 struct gw_arena {
     struct block *head;
     struct cleanup *cleanups;
-    size_t chunk;
+    size_t chunk;     /* size of the next block */
+    size_t chunk_max; /* blocks double up to this */
     size_t footprint;
 };
+
+/* Blocks from this size up are mapped with MAP_POPULATE: one system call fills the pages,
+ * which on virtual machines costs a fraction of one page fault per page. */
+#define MAP_MIN (1024 * 1024)
 
 struct gw_arena *
 gw_arena_create(size_t chunk_bytes)
@@ -37,6 +44,8 @@ gw_arena_create(size_t chunk_bytes)
         return NULL;
     }
     a->chunk = chunk_bytes ? chunk_bytes : 64 * 1024;
+    /* big arenas (configs) grow geometrically: few blocks, little waste when small */
+    a->chunk_max = a->chunk >= 256 * 1024 ? 8 * 1024 * 1024 : a->chunk;
     return a;
 }
 
@@ -54,7 +63,11 @@ gw_arena_destroy(struct gw_arena *a)
     while (a->head) {
         struct block *b = a->head;
         a->head = b->next;
-        free(b);
+        if (b->mapped) {
+            munmap(b, sizeof *b + b->size);
+        } else {
+            free(b);
+        }
     }
     free(a);
 }
@@ -62,13 +75,23 @@ gw_arena_destroy(struct gw_arena *a)
 static struct block *
 new_block(struct gw_arena *a, size_t size)
 {
-    struct block *b = malloc(sizeof *b + size);
+    struct block *b;
+    int mapped = 0;
 
+    if (size >= MAP_MIN) {
+        void *p = mmap(NULL, sizeof *b + size, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        b = p == MAP_FAILED ? NULL : p;
+        mapped = 1;
+    } else {
+        b = malloc(sizeof *b + size);
+    }
     if (b == NULL) {
         return NULL;
     }
     b->size = size;
     b->used = 0;
+    b->mapped = mapped;
     a->footprint += sizeof *b + size;
     return b;
 }
@@ -82,6 +105,12 @@ gw_arena_alloc(struct gw_arena *a, size_t n)
         return NULL;
     }
     n = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (b) {
+        b->used = (b->used + ALIGN - 1) & ~(size_t)(ALIGN - 1); /* strings may have unaligned it */
+        if (b->used > b->size) {
+            b->used = b->size;
+        }
+    }
     if (b && b->size - b->used >= n) {
         void *p = b->data + b->used;
         b->used += n;
@@ -107,6 +136,9 @@ gw_arena_alloc(struct gw_arena *a, size_t n)
     if (b == NULL) {
         return NULL;
     }
+    if (a->chunk < a->chunk_max) {
+        a->chunk *= 2;
+    }
     b->next = a->head;
     a->head = b;
     b->used = n;
@@ -124,6 +156,20 @@ gw_arena_calloc(struct gw_arena *a, size_t n)
     return p;
 }
 
+/* Strings need no alignment: pack them at the end of the current block. */
+static void *
+alloc_bytes(struct gw_arena *a, size_t n)
+{
+    struct block *b = a->head;
+
+    if (b && b->size - b->used >= n) {
+        void *p = b->data + b->used;
+        b->used += n;
+        return p;
+    }
+    return gw_arena_alloc(a, n);
+}
+
 char *
 gw_arena_strndup(struct gw_arena *a, const char *s, size_t n)
 {
@@ -132,7 +178,7 @@ gw_arena_strndup(struct gw_arena *a, const char *s, size_t n)
     if (n == SIZE_MAX) {
         return NULL;
     }
-    p = gw_arena_alloc(a, n + 1);
+    p = alloc_bytes(a, n + 1);
     if (p) {
         memcpy(p, s, n);
         p[n] = '\0';

@@ -14,13 +14,24 @@ struct buf {
     char *p;
     size_t len, cap;
     int oom;
+    EVP_MD_CTX *md; /* when set, the text is hashed in chunks instead of kept */
 };
+
+#define CHUNK (64 * 1024)
 
 static void
 reserve(struct buf *b, size_t n)
 {
     if (b->oom || b->len + n < b->cap) {
         return;
+    }
+    if (b->md && b->len) {
+        /* streaming: hash what we have, reuse the buffer */
+        EVP_DigestUpdate(b->md, b->p, b->len);
+        b->len = 0;
+        if (n < b->cap) {
+            return;
+        }
     }
     size_t cap = b->cap ? b->cap : 4096;
     while (cap <= b->len + n) {
@@ -207,10 +218,9 @@ write_rec(struct buf *b, const struct gw_record *r, const struct gw_val *rec)
     PUTS(b, "}");
 }
 
-char *
-gw_canon_json(const struct gw_config *cfg, size_t *len)
+static void
+write_config(struct buf *b, const struct gw_config *cfg)
 {
-    struct buf b = {0};
     int order[GW_ENT__COUNT];
 
     /* entity types in name order */
@@ -223,25 +233,33 @@ gw_canon_json(const struct gw_config *cfg, size_t *len)
         }
         order[j] = t;
     }
-    PUTS(&b, "{\"_format_version\":\"3.0\",\"_transform\":false");
+    PUTS(b, "{\"_format_version\":\"3.0\",\"_transform\":false");
     for (int k = 0; k < GW_ENT__COUNT; k++) {
         const struct gw_entset *s = &cfg->sets[order[k]];
         const struct gw_record *r = gw_entities[order[k]].schema;
         if (s->n == 0) {
             continue;
         }
-        PUTS(&b, ",");
-        put_str(&b, gw_entities[order[k]].name, strlen(gw_entities[order[k]].name));
-        PUTS(&b, ":[");
+        PUTS(b, ",");
+        put_str(b, gw_entities[order[k]].name, strlen(gw_entities[order[k]].name));
+        PUTS(b, ":[");
         for (uint32_t i = 0; i < s->n; i++) {
             if (i) {
-                PUTS(&b, ",");
+                PUTS(b, ",");
             }
-            write_rec(&b, r, &s->recs[i]);
+            write_rec(b, r, &s->recs[i]);
         }
-        PUTS(&b, "]");
+        PUTS(b, "]");
     }
-    PUTS(&b, "}");
+    PUTS(b, "}");
+}
+
+char *
+gw_canon_json(const struct gw_config *cfg, size_t *len)
+{
+    struct buf b = {0};
+
+    write_config(&b, cfg);
     put(&b, "", 1);
     if (b.oom) {
         free(b.p);
@@ -257,20 +275,31 @@ gw_canon_hash(const struct gw_config *cfg, char out[65])
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    size_t len;
-    char *text = gw_canon_json(cfg, &len);
+    struct buf b = {.md = EVP_MD_CTX_new()};
 
-    if (text == NULL) {
-        return -1;
+    b.p = malloc(CHUNK);
+    b.cap = CHUNK;
+    if (b.md == NULL || b.p == NULL || !EVP_DigestInit_ex(b.md, EVP_sha256(), NULL)) {
+        goto fail;
     }
-    EVP_Digest(text, len, md, &mdlen, EVP_sha256(), NULL);
-    free(text);
+    write_config(&b, cfg);
+    if (b.oom) {
+        goto fail;
+    }
+    EVP_DigestUpdate(b.md, b.p, b.len);
+    EVP_DigestFinal_ex(b.md, md, &mdlen);
     for (int i = 0; i < 32; i++) {
         out[2 * i] = hex[md[i] >> 4];
         out[2 * i + 1] = hex[md[i] & 15];
     }
     out[64] = '\0';
+    EVP_MD_CTX_free(b.md);
+    free(b.p);
     return 0;
+fail:
+    EVP_MD_CTX_free(b.md);
+    free(b.p);
+    return -1;
 }
 
 json_t *

@@ -37,7 +37,7 @@ struct item {
 };
 
 struct index {
-    uint32_t *slots; /* item index + 1; 0 = empty */
+    uint64_t *slots;
     uint32_t cap, n;
 };
 
@@ -350,7 +350,8 @@ walk_entity(struct loader *L, uint8_t type, const struct gw_val *in, uint32_t pa
             const struct item *pitem, uint32_t idx)
 {
     const struct gw_entity_def *d = &gw_entities[type];
-    struct gw_vctx ctx = {.arena = L->arena, .opts = GW_VAL_FK_NAMES, .user = L, .skip = skip_key};
+    struct gw_vctx ctx = {
+        .arena = L->arena, .scratch = L->tmp, .opts = GW_VAL_FK_NAMES, .user = L, .skip = skip_key};
     struct item *it = new_item(L);
     uint32_t me;
     json_t *e = NULL;
@@ -566,37 +567,36 @@ key_of(const struct loader *L, const struct item *it, int kind, char *buf, size_
     return (int)v->n;
 }
 
+/* Slots hold the key's hash in the high half and item index + 1 in the low half (0: empty),
+ * so probes compare hashes before building keys. */
 static int
-index_grow(struct index *ix, const struct loader *L, int type, int kind)
+index_grow(struct index *ix)
 {
     uint32_t cap = ix->cap ? ix->cap * 2 : 64;
-    uint32_t *slots = calloc(cap, sizeof *slots);
-    char buf[1024];
+    uint64_t *slots = calloc(cap, sizeof *slots);
 
     if (slots == NULL) {
         return -1;
     }
     for (uint32_t i = 0; i < ix->cap; i++) {
-        if (ix->slots[i] == 0) {
+        uint64_t e = ix->slots[i];
+        if (e == 0) {
             continue;
         }
-        int n = key_of(L, &L->items[ix->slots[i] - 1], kind, buf, sizeof buf);
-        uint32_t h = hash_bytes(buf, (size_t)n) & (cap - 1);
+        uint32_t h = (uint32_t)(e >> 32) & (cap - 1);
         while (slots[h]) {
             h = (h + 1) & (cap - 1);
         }
-        slots[h] = ix->slots[i];
+        slots[h] = e;
     }
-    (void)type;
     free(ix->slots);
     ix->slots = slots;
     ix->cap = cap;
     return 0;
 }
 
-/* Finds the item with this key; NO_ITEM when absent. */
 static uint32_t
-index_find(const struct loader *L, int type, int kind, const char *key, size_t n)
+index_find_h(const struct loader *L, int type, int kind, const char *key, size_t n, uint32_t hash)
 {
     const struct index *ix = &L->ix[type][kind];
     char buf[1024];
@@ -604,13 +604,25 @@ index_find(const struct loader *L, int type, int kind, const char *key, size_t n
     if (ix->cap == 0) {
         return NO_ITEM;
     }
-    for (uint32_t h = hash_bytes(key, n) & (ix->cap - 1); ix->slots[h]; h = (h + 1) & (ix->cap - 1)) {
-        int m = key_of(L, &L->items[ix->slots[h] - 1], kind, buf, sizeof buf);
+    for (uint32_t h = hash & (ix->cap - 1); ix->slots[h]; h = (h + 1) & (ix->cap - 1)) {
+        uint64_t e = ix->slots[h];
+        if ((uint32_t)(e >> 32) != hash) {
+            continue;
+        }
+        uint32_t item = (uint32_t)e - 1;
+        int m = key_of(L, &L->items[item], kind, buf, sizeof buf);
         if (m == (int)n && memcmp(buf, key, n) == 0) {
-            return ix->slots[h] - 1;
+            return item;
         }
     }
     return NO_ITEM;
+}
+
+/* Finds the item with this key; NO_ITEM when absent. */
+static uint32_t
+index_find(const struct loader *L, int type, int kind, const char *key, size_t n)
+{
+    return index_find_h(L, type, kind, key, n, hash_bytes(key, n));
 }
 
 /* Inserts item i; returns the item already holding the key, or NO_ITEM when inserted. */
@@ -621,21 +633,22 @@ index_add(struct loader *L, int kind, uint32_t i)
     struct index *ix = &L->ix[it->type][kind];
     char buf[1024];
     int n = key_of(L, it, kind, buf, sizeof buf);
-    uint32_t h;
+    uint32_t h, hash;
 
     if (n < 0) {
         return NO_ITEM;
     }
-    uint32_t prev = index_find(L, it->type, kind, buf, (size_t)n);
+    hash = hash_bytes(buf, (size_t)n);
+    uint32_t prev = index_find_h(L, it->type, kind, buf, (size_t)n, hash);
     if (prev != NO_ITEM) {
         return prev;
     }
-    if ((ix->n + 1) * 2 > ix->cap && index_grow(ix, L, it->type, kind) < 0) {
+    if ((ix->n + 1) * 2 > ix->cap && index_grow(ix) < 0) {
         return NO_ITEM;
     }
-    for (h = hash_bytes(buf, (size_t)n) & (ix->cap - 1); ix->slots[h]; h = (h + 1) & (ix->cap - 1)) {
+    for (h = hash & (ix->cap - 1); ix->slots[h]; h = (h + 1) & (ix->cap - 1)) {
     }
-    ix->slots[h] = i + 1;
+    ix->slots[h] = (uint64_t)hash << 32 | (i + 1);
     ix->n++;
     return NO_ITEM;
 }
@@ -991,14 +1004,16 @@ gw_doc_load_val(const struct gw_val *doc, const unsigned char seed[32], struct g
     }
     if (L.nerrs == 0) {
         assign_ids(&L);
-        index_generated_ids(&L);
         transform(&L);
         /* endpoint keys were indexed for references; rebuild for the uniqueness pass */
         for (int t = 0; t < GW_ENT__COUNT; t++) {
             free(L.ix[t][IX_EKEY].slots);
             memset(&L.ix[t][IX_EKEY], 0, sizeof L.ix[t][IX_EKEY]);
         }
+        /* names before generated ids: two entities with one name also share a derived id,
+         * and the name is what the user wrote twice */
         check_unique(&L);
+        index_generated_ids(&L);
     }
     if (L.nerrs) {
         rc = GW_DOC_EINVALID;

@@ -66,6 +66,8 @@ service_shorthand(struct gw_vctx *ctx, const struct gw_val *in)
     long port = -1;
     uint32_t n = 0;
 
+    struct gw_arena *a = ctx->scratch ? ctx->scratch : ctx->arena;
+
     if (url == NULL) {
         return in;
     }
@@ -75,12 +77,12 @@ service_shorthand(struct gw_vctx *ctx, const struct gw_val *in)
         gw_vctx_field_err(ctx, "url", "expected a string");
         return NULL;
     }
-    out = gw_arena_calloc(ctx->arena, sizeof *out);
+    out = gw_arena_calloc(a, sizeof *out);
     if (out == NULL) {
         return NULL;
     }
     out->type = GW_V_OBJ;
-    out->u.kv = gw_arena_calloc(ctx->arena, sizeof(struct gw_kv) * (in->n + 4));
+    out->u.kv = gw_arena_calloc(a, sizeof(struct gw_kv) * (in->n + 4));
     if (out->u.kv == NULL) {
         return NULL;
     }
@@ -95,7 +97,7 @@ service_shorthand(struct gw_vctx *ctx, const struct gw_val *in)
         s = url->u.s;
         sep = strstr(s, "://");
         if (sep) {
-            proto = gw_arena_strndup(ctx->arena, s, (size_t)(sep - s));
+            proto = gw_arena_strndup(a, s, (size_t)(sep - s));
             rest = sep + 3;
             size_t alen = strcspn(rest, "/?#");
             const char *colon = memchr(rest, ':', alen);
@@ -105,7 +107,7 @@ service_shorthand(struct gw_vctx *ctx, const struct gw_val *in)
             }
             size_t hlen = colon ? (size_t)(colon - rest) : alen;
             if (hlen) {
-                host = gw_arena_strndup(ctx->arena, rest, hlen);
+                host = gw_arena_strndup(a, rest, hlen);
                 if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
                     host[hlen - 1] = '\0';
                     host++;
@@ -120,10 +122,10 @@ service_shorthand(struct gw_vctx *ctx, const struct gw_val *in)
             }
             rest += alen;
             if (*rest == '/') {
-                path = gw_arena_strndup(ctx->arena, rest, strcspn(rest, "?#"));
+                path = gw_arena_strndup(a, rest, strcspn(rest, "?#"));
             }
         } else {
-            path = gw_arena_strndup(ctx->arena, s, url->n);
+            path = gw_arena_strndup(a, s, url->n);
         }
     }
     if (proto) {
@@ -473,8 +475,12 @@ route_check(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec)
     if ((grpc || grpcs) && !http && !https) {
         static const char *const f[] = {"methods", NULL};
         must_be_null(ctx, r, rec, f);
-        const struct gw_val *strip = gw_rec_get(r, rec, "strip_path");
-        if (strip && strip->type == GW_V_BOOL && strip->u.b) {
+        struct gw_val *strip = &rec->u.items[gw_record_index(r, "strip_path")];
+        if (gw_val_get(ctx->in, "strip_path") == NULL) {
+            /* routes_subschemas: grpc routes default to strip_path = false */
+            strip->type = GW_V_BOOL;
+            strip->u.b = 0;
+        } else if (strip->type == GW_V_BOOL && strip->u.b) {
             gw_vctx_field_err(ctx, "strip_path", "value must be false");
             gw_vctx_entity_err(ctx, "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'");
         }
@@ -779,12 +785,12 @@ upstream_shorthand(struct gw_vctx *ctx, const struct gw_val *in)
         strcmp(hash_on->u.s, "none") == 0) {
         return in;
     }
-    out = gw_arena_alloc(ctx->arena, sizeof *out);
+    out = gw_arena_alloc(ctx->scratch ? ctx->scratch : ctx->arena, sizeof *out);
     if (out == NULL) {
         return NULL;
     }
     *out = *in;
-    out->u.kv = gw_arena_alloc(ctx->arena, sizeof(struct gw_kv) * (in->n + 1));
+    out->u.kv = gw_arena_alloc(ctx->scratch ? ctx->scratch : ctx->arena, sizeof(struct gw_kv) * (in->n + 1));
     if (out->u.kv == NULL) {
         return NULL;
     }
@@ -1084,7 +1090,9 @@ jwt_check(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec)
     const struct gw_val *pub = gw_rec_get(r, rec, "rsa_public_key");
     char buf[64];
 
-    if (alg == NULL || alg->type != GW_V_STR || alg->u.s[0] == 'H') {
+    /* Kong's list: RS*, PS* and EdDSA (not HS* nor ES*) */
+    if (alg == NULL || alg->type != GW_V_STR ||
+        !(alg->u.s[0] == 'R' || alg->u.s[0] == 'P' || strcmp(alg->u.s, "EdDSA") == 0)) {
         return;
     }
     if (gw_val_is_null(pub)) {

@@ -216,6 +216,12 @@ struct yp {
     size_t nanchors, capanchors;
     size_t nodes;  /* nodes created so far */
     size_t budget; /* nodes that aliases may still add */
+    struct gw_val *vstack;
+    size_t vn, vcap;
+    struct gw_kv *kstack;
+    size_t kn, kcap;
+    const char **keys; /* interned mapping keys (open addressing) */
+    size_t nkeys, capkeys;
 };
 
 static int
@@ -399,7 +405,7 @@ use_alias(struct yp *p, const yaml_event_t *ev, struct gw_val *out, size_t *node
                 "unknown alias '%s'", name);
 }
 
-/* growable scratch vectors; children are copied into the arena once complete */
+/* growable vector, for the rare merge lists */
 struct vec {
     void *data;
     size_t n, cap, elem;
@@ -420,69 +426,142 @@ vec_push(struct vec *v)
     return (char *)v->data + v->elem * v->n++;
 }
 
+/* Children of the open containers live on two parser-wide stacks (values of sequences,
+ * pairs of mappings); a finished container copies its part into the arena and pops it.
+ * One allocation pattern for the whole document instead of one vector per container. */
 static int
-finish_vec(struct yp *p, struct vec *v, void **dst)
+push_val(struct yp *p, const struct gw_val *v)
 {
-    *dst = NULL;
-    if (v->n) {
-        *dst = gw_arena_alloc(p->arena, v->n * v->elem);
-        if (*dst == NULL) {
-            return -1;
+    if (p->vn == p->vcap) {
+        size_t cap = p->vcap ? p->vcap * 2 : 256;
+        struct gw_val *d = realloc(p->vstack, cap * sizeof *d);
+        if (d == NULL) {
+            return perr(p->err, 0, 0, "out of memory");
         }
-        memcpy(*dst, v->data, v->n * v->elem);
+        p->vstack = d;
+        p->vcap = cap;
     }
+    p->vstack[p->vn++] = *v;
     return 0;
+}
+
+static int
+push_kv(struct yp *p, const struct gw_kv *kv)
+{
+    if (p->kn == p->kcap) {
+        size_t cap = p->kcap ? p->kcap * 2 : 256;
+        struct gw_kv *d = realloc(p->kstack, cap * sizeof *d);
+        if (d == NULL) {
+            return perr(p->err, 0, 0, "out of memory");
+        }
+        p->kstack = d;
+        p->kcap = cap;
+    }
+    p->kstack[p->kn++] = *kv;
+    return 0;
+}
+
+static void *
+pop_into_arena(struct yp *p, const void *base, size_t n, size_t elem)
+{
+    void *d;
+
+    if (n == 0) {
+        return NULL;
+    }
+    d = gw_arena_alloc(p->arena, n * elem);
+    if (d) {
+        memcpy(d, base, n * elem);
+    }
+    return d;
+}
+
+/* Mapping keys repeat in every entity ("name", "paths", ...): keep one copy of each. */
+static const char *
+intern_key(struct yp *p, const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+
+    if (n > 64) {
+        return gw_arena_strndup(p->arena, s, n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    }
+    if (p->nkeys * 2 >= p->capkeys) {
+        size_t cap = p->capkeys ? p->capkeys * 2 : 256;
+        const char **t = calloc(cap, sizeof *t);
+        if (t == NULL) {
+            return gw_arena_strndup(p->arena, s, n);
+        }
+        for (size_t i = 0; i < p->capkeys; i++) {
+            if (p->keys[i]) {
+                uint32_t g = 2166136261u;
+                for (const char *c = p->keys[i]; *c; c++) {
+                    g = (g ^ (unsigned char)*c) * 16777619u;
+                }
+                size_t j = g & (cap - 1);
+                while (t[j]) {
+                    j = (j + 1) & (cap - 1);
+                }
+                t[j] = p->keys[i];
+            }
+        }
+        free(p->keys);
+        p->keys = t;
+        p->capkeys = cap;
+    }
+    size_t j = h & (p->capkeys - 1);
+    for (; p->keys[j]; j = (j + 1) & (p->capkeys - 1)) {
+        if (strncmp(p->keys[j], s, n) == 0 && p->keys[j][n] == '\0') {
+            return p->keys[j];
+        }
+    }
+    p->keys[j] = gw_arena_strndup(p->arena, s, n);
+    if (p->keys[j]) {
+        p->nkeys++;
+    }
+    return p->keys[j];
 }
 
 static int
 parse_seq(struct yp *p, struct gw_val *out, int depth, size_t *nodes)
 {
-    struct vec items = {.elem = sizeof(struct gw_val)};
+    size_t base = p->vn;
     yaml_event_t ev;
-    int rc = -1;
 
     for (;;) {
+        struct gw_val v;
+        size_t n = 0;
         if (next_event(p, &ev) < 0) {
-            goto out;
+            return -1;
         }
         if (ev.type == YAML_SEQUENCE_END_EVENT) {
             yaml_event_delete(&ev);
             break;
         }
-        struct gw_val *slot = vec_push(&items);
-        size_t n = 0;
-        if (slot == NULL) {
-            yaml_event_delete(&ev);
-            perr(p->err, 0, 0, "out of memory");
-            goto out;
-        }
-        rc = parse_node(p, &ev, slot, depth + 1, &n);
+        int rc = parse_node(p, &ev, &v, depth + 1, &n);
         yaml_event_delete(&ev);
-        if (rc < 0) {
-            goto out;
+        if (rc < 0 || push_val(p, &v) < 0) {
+            return -1;
         }
-        rc = -1;
         *nodes += n;
     }
     out->type = GW_V_ARR;
-    out->n = (uint32_t)items.n;
-    if (finish_vec(p, &items, (void **)&out->u.items) < 0) {
-        perr(p->err, 0, 0, "out of memory");
-        goto out;
+    out->n = (uint32_t)(p->vn - base);
+    out->u.items = pop_into_arena(p, p->vstack + base, p->vn - base, sizeof(struct gw_val));
+    p->vn = base;
+    if (out->n && out->u.items == NULL) {
+        return perr(p->err, 0, 0, "out of memory");
     }
-    rc = 0;
-out:
-    free(items.data);
-    return rc;
+    return 0;
 }
 
 static int
-has_key(const struct vec *pairs, const char *key)
+has_key(const struct gw_kv *kv, size_t n, const char *key)
 {
-    const struct gw_kv *kv = pairs->data;
-
-    for (size_t i = 0; i < pairs->n; i++) {
-        if (strcmp(kv[i].key, key) == 0) {
+    for (size_t i = 0; i < n; i++) {
+        if (kv[i].key == key || strcmp(kv[i].key, key) == 0) {
             return 1;
         }
     }
@@ -491,21 +570,19 @@ has_key(const struct vec *pairs, const char *key)
 
 /* "<<" merge keys: explicit keys win, then merged mappings in order */
 static int
-apply_merges(struct yp *p, struct vec *pairs, const struct vec *merges)
+apply_merges(struct yp *p, size_t base, const struct vec *merges)
 {
     const struct gw_val *m = merges->data;
 
     for (size_t i = 0; i < merges->n; i++) {
         for (uint32_t j = 0; j < m[i].n; j++) {
             const struct gw_kv *src = &m[i].u.kv[j];
-            if (has_key(pairs, src->key)) {
+            if (has_key(p->kstack + base, p->kn - base, src->key)) {
                 continue;
             }
-            struct gw_kv *dst = vec_push(pairs);
-            if (dst == NULL) {
-                return perr(p->err, 0, 0, "out of memory");
+            if (push_kv(p, src) < 0) {
+                return -1;
             }
-            *dst = *src;
         }
     }
     return 0;
@@ -540,8 +617,8 @@ add_merge(struct yp *p, struct vec *merges, const struct gw_val *v, const yaml_m
 static int
 parse_map(struct yp *p, struct gw_val *out, int depth, size_t *nodes)
 {
-    struct vec pairs = {.elem = sizeof(struct gw_kv)};
     struct vec merges = {.elem = sizeof(struct gw_val)};
+    size_t base = p->kn;
     yaml_event_t ev;
     int rc = -1;
 
@@ -562,61 +639,53 @@ parse_map(struct yp *p, struct gw_val *out, int depth, size_t *nodes)
         yaml_mark_t mark = ev.start_mark;
         int merge = ev.data.scalar.length == 2 && memcmp(ev.data.scalar.value, "<<", 2) == 0 &&
                     ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-        char *key = gw_arena_strndup(p->arena, (const char *)ev.data.scalar.value,
-                                     ev.data.scalar.length);
         uint32_t klen = (uint32_t)ev.data.scalar.length;
+        const char *key = memchr(ev.data.scalar.value, '\0', klen)
+                              ? NULL
+                              : intern_key(p, (const char *)ev.data.scalar.value, klen);
         yaml_event_delete(&ev);
         if (key == NULL) {
-            perr(p->err, 0, 0, "out of memory");
+            perr(p->err, (int)mark.line + 1, (int)mark.column + 1, "invalid key");
             goto out;
         }
-        if (strlen(key) != klen) {
-            perr(p->err, (int)mark.line + 1, (int)mark.column + 1, "NUL byte in a key");
-            goto out;
-        }
-        if (!merge && has_key(&pairs, key)) {
+        if (!merge && has_key(p->kstack + base, p->kn - base, key)) {
             perr(p->err, (int)mark.line + 1, (int)mark.column + 1, "duplicate key '%s'", key);
             goto out;
         }
-        struct gw_val v;
+        struct gw_kv kv = {.key = key, .klen = klen};
         size_t n = 0;
         if (next_event(p, &ev) < 0) {
             goto out;
         }
-        rc = parse_node(p, &ev, &v, depth + 1, &n);
+        int r = parse_node(p, &ev, &kv.val, depth + 1, &n);
         yaml_event_delete(&ev);
-        if (rc < 0) {
+        if (r < 0) {
             goto out;
         }
-        rc = -1;
         *nodes += n + 1;
         if (merge) {
-            if (add_merge(p, &merges, &v, &mark) < 0) {
+            if (add_merge(p, &merges, &kv.val, &mark) < 0) {
                 goto out;
             }
             continue;
         }
-        struct gw_kv *kv = vec_push(&pairs);
-        if (kv == NULL) {
-            perr(p->err, 0, 0, "out of memory");
+        if (push_kv(p, &kv) < 0) {
             goto out;
         }
-        kv->key = key;
-        kv->klen = klen;
-        kv->val = v;
     }
-    if (merges.n && apply_merges(p, &pairs, &merges) < 0) {
+    if (merges.n && apply_merges(p, base, &merges) < 0) {
         goto out;
     }
     out->type = GW_V_OBJ;
-    out->n = (uint32_t)pairs.n;
-    if (finish_vec(p, &pairs, (void **)&out->u.kv) < 0) {
+    out->n = (uint32_t)(p->kn - base);
+    out->u.kv = pop_into_arena(p, p->kstack + base, p->kn - base, sizeof(struct gw_kv));
+    if (out->n && out->u.kv == NULL) {
         perr(p->err, 0, 0, "out of memory");
         goto out;
     }
     rc = 0;
 out:
-    free(pairs.data);
+    p->kn = base;
     free(merges.data);
     return rc;
 }
@@ -731,6 +800,9 @@ done:
         free(p.anchors[i].name);
     }
     free(p.anchors);
+    free(p.vstack);
+    free(p.kstack);
+    free(p.keys);
     yaml_parser_delete(&p.parser);
     return rc;
 }

@@ -663,7 +663,8 @@ validate_record(struct gw_vctx *ctx, struct gw_record *r, const struct gw_val *i
     }
     for (uint32_t i = 0; i < r->nfields; i++) {
         json_t *e = NULL;
-        if (out->u.items[i].type != GW_V_ABSENT || json_object_get(ctx_errs(ctx), r->fields[i].name)) {
+        if (out->u.items[i].type != GW_V_ABSENT ||
+            (ctx->errs && json_object_get(ctx->errs, r->fields[i].name))) {
             continue;
         }
         ctx->depth_skip++;

@@ -134,7 +134,8 @@ int gw_schema_prepare(struct gw_record *r);
                               * by the caller); otherwise only {"id": uuid} */
 
 struct gw_vctx {
-    struct gw_arena *arena; /* where output values are allocated */
+    struct gw_arena *arena;   /* where output values are allocated */
+    struct gw_arena *scratch; /* short-lived allocations (rewritten inputs); NULL: arena */
     unsigned opts;          /* GW_VAL_* */
     json_t *errs;           /* error tree of the current record (NULL until an error) */
     unsigned nerrs;         /* errors reported so far */

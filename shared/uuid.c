@@ -48,7 +48,12 @@ gw_uuid_v5(const char *ns, const char *name, size_t n, char out[GW_UUID_LEN + 1]
     unsigned char nsb[16], md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     int j = 0;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    /* one context per thread, reused: a fresh one per id costs more than the hash */
+    static _Thread_local EVP_MD_CTX *ctx;
+
+    if (ctx == NULL) {
+        ctx = EVP_MD_CTX_new();
+    }
 
     for (int i = 0; ns[i] && j < 16; i++) {
         if (ns[i] == '-') {
@@ -61,7 +66,6 @@ gw_uuid_v5(const char *ns, const char *name, size_t n, char out[GW_UUID_LEN + 1]
     EVP_DigestUpdate(ctx, nsb, 16);
     EVP_DigestUpdate(ctx, name, n);
     EVP_DigestFinal_ex(ctx, md, &mdlen);
-    EVP_MD_CTX_free(ctx);
     md[6] = (md[6] & 0x0f) | 0x50;
     md[8] = (md[8] & 0x3f) | 0x80;
     format(md, out);

@@ -3,9 +3,8 @@
  * Kong declares its two checks on the plugin entity, so they name the fields
  * 'config.allow' and 'config.deny'; with neither list set both messages are reported. */
 #include "../plugin_schema.h"
-#include "util.h"
 
-static const char *const lists[] = {"allow", "deny", NULL};
+static const char *const lists[] = {"config.allow", "config.deny", NULL};
 
 static struct gw_field fields[] = {
     {.name = "allow", .type = GW_T_ARRAY, .elem = &gw_elem_string_ne},
@@ -21,8 +20,8 @@ static struct gw_field fields[] = {
 static void
 check(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec)
 {
-    gw_plugin_util_only_one_of(ctx, r, rec, "config.", lists);
-    gw_plugin_util_at_least_one_of(ctx, r, rec, "config.", lists);
+    gw_echeck_only_one_of(ctx, r, rec, lists);
+    gw_echeck_at_least_one_of(ctx, r, rec, lists);
 }
 
 static struct gw_record config = {.name = "acl", .fields = fields, .check = check};

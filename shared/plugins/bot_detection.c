@@ -2,7 +2,10 @@
 #include "../plugin_schema.h"
 
 /* Kong: elements = { type = "string", is_regex = true } */
-static const struct gw_field regex_elem = {.type = GW_T_STRING, .check = gw_check_regex};
+static const struct gw_field regex_elem = {
+    .type = GW_T_STRING,
+    .check = gw_check_regex,
+};
 
 static struct gw_field fields[] = {
     {.name = "allow", .type = GW_T_ARRAY, .dflt = "[]", .elem = &regex_elem},

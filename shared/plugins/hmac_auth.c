@@ -1,8 +1,8 @@
 /* hmac-auth: HTTP signatures (draft-cavage) over listed headers (Kong priority 1030). */
 #include "../plugin_schema.h"
 
-static const char *const algorithms[] = {"hmac-sha1", "hmac-sha256", "hmac-sha384",
-                                         "hmac-sha512", NULL};
+static const char *const algorithms[] = {"hmac-sha1", "hmac-sha256", "hmac-sha384", "hmac-sha512",
+                                         NULL};
 
 static const struct gw_field algorithm_elem = {.type = GW_T_STRING, .one_of = algorithms};
 

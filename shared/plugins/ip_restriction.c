@@ -2,9 +2,8 @@
  * Runs in the stream subsystem too, so its default protocols add tcp and tls; it can be
  * consumer-scoped. Kong's one check is declared on the plugin entity ('config.allow'). */
 #include "../plugin_schema.h"
-#include "util.h"
 
-static const char *const lists[] = {"allow", "deny", NULL};
+static const char *const lists[] = {"config.allow", "config.deny", NULL};
 
 static struct gw_field fields[] = {
     {.name = "allow", .type = GW_T_ARRAY, .elem = &gw_elem_ip_or_cidr},
@@ -19,7 +18,7 @@ static struct gw_field fields[] = {
 static void
 check(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec)
 {
-    gw_plugin_util_at_least_one_of(ctx, r, rec, "config.", lists);
+    gw_echeck_at_least_one_of(ctx, r, rec, lists);
 }
 
 static struct gw_record config = {.name = "ip-restriction", .fields = fields, .check = check};

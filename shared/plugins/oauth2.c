@@ -45,20 +45,17 @@ static struct gw_field fields[] = {
     {.name = NULL},
 };
 
-/* Kong's validate_flows(). A partial config that gives no grant is not judged. */
+/* Kong's validate_flows() */
 static int
-flows_ok(const struct gw_vctx *ctx, const struct gw_record *r, const struct gw_val *rec)
+flows_ok(const struct gw_record *r, const struct gw_val *rec)
 {
-    int given = 0;
-
     for (size_t i = 0; grants[i] != NULL; i++) {
         const struct gw_val *v = gw_rec_get(r, rec, grants[i]);
         if (v != NULL && v->type == GW_V_BOOL && v->u.b) {
             return 1;
         }
-        given |= v != NULL && v->type != GW_V_ABSENT;
     }
-    return (ctx->opts & GW_VAL_PARTIAL) && !given;
+    return 0;
 }
 
 static void
@@ -71,7 +68,7 @@ check(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec)
         gw_echeck_conditional_fail(ctx, "mandatory_scope", "scopes", "required field missing");
         return;
     }
-    if (!flows_ok(ctx, r, rec)) {
+    if (!flows_ok(r, rec)) {
         gw_vctx_entity_err(ctx, "at least one of these fields must be true: "
                                 "enable_authorization_code, enable_implicit_grant, "
                                 "enable_client_credentials, enable_password_grant");

@@ -16,8 +16,13 @@
 
 static const char *const periods[] = {"second", "minute", "hour", "day", "month", "year", NULL};
 
-static const char *const limit_by_values[] = {"consumer", "credential", "ip",
-                                              "service",  "header",     "path", NULL};
+/* the same, as Kong's plugin entity check names them */
+static const char *const config_periods[] = {"config.second", "config.minute", "config.hour",
+                                             "config.day",    "config.month",  "config.year",
+                                             NULL};
+
+static const char *const limit_by_values[] = {"consumer", "credential", "ip", "service",
+                                              "header",   "path",       NULL};
 
 /* Kong drops "cluster" when database = off or role = control_plane (is_dbless() in its
  * schema.lua). Tollgate only runs in those two shapes, DB-less data planes or a control
@@ -36,8 +41,9 @@ static struct gw_field fields[] = {
     {.name = "limit_by", .type = GW_T_STRING, .dflt = "\"consumer\"", .one_of = limit_by_values},
     {.name = "header_name", .type = GW_T_STRING, .check = gw_check_header_name},
     {.name = "path", .type = GW_T_STRING, .check = gw_check_path},
-    /* Kong: len_min = 0 (moot: "" is not one of the values) */
-    {.name = "policy", .type = GW_T_STRING, .dflt = "\"local\"", .one_of = policies},
+    /* Kong: len_min = 0 */
+    {.name = "policy", .type = GW_T_STRING, .flags = GW_F_EMPTY_OK, .dflt = "\"local\"",
+     .one_of = policies},
     {.name = "fault_tolerant", .type = GW_T_BOOLEAN, .flags = GW_F_REQUIRED, .dflt = "true"},
     {.name = "redis", .type = GW_T_RECORD, .record = &gw_plugin_redis_record},
     {.name = "hide_client_headers", .type = GW_T_BOOLEAN, .flags = GW_F_REQUIRED,
@@ -85,7 +91,7 @@ validate(const struct gw_record *r, const struct gw_val *rec, char *buf, size_t 
         return err;
     }
     if (!gw_plugin_util_number(gw_rec_get(r, rec, "sync_rate"), &sync_rate)) {
-        return NULL; /* a partial config without sync_rate */
+        return NULL;
     }
     if (!gw_plugin_util_streq(policy, "redis") && sync_rate != SYNC_RATE_REALTIME) {
         return "sync_rate can only be used with the redis policy";
@@ -119,7 +125,7 @@ check_plugin(struct gw_vctx *ctx, const struct gw_record *r, const struct gw_val
 {
     char path[32];
 
-    gw_plugin_util_at_least_one_of(ctx, r, rec, "config.", periods);
+    gw_echeck_at_least_one_of(ctx, r, rec, config_periods);
     for (size_t i = 0; redis_needs[i] != NULL; i++) {
         snprintf(path, sizeof path, "redis.%s", redis_needs[i]);
         require_if(ctx, r, rec, "policy", "redis", path);

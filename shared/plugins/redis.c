@@ -14,9 +14,8 @@ static struct gw_field fields[] = {
     {.name = "timeout", .type = GW_T_INTEGER, .flags = GW_F_BETWEEN, .dflt = "2000", .min = 0,
      .max = 2147483646},
     {.name = "username", .type = GW_T_STRING},
-    /* Kong: len_min = 0, an empty password is accepted (the engine's default of 1 must not
-     * apply); vault-referenceable. */
-    {.name = "password", .type = GW_T_STRING, .flags = GW_F_SENSITIVE},
+    /* Kong: len_min = 0, vault-referenceable */
+    {.name = "password", .type = GW_T_STRING, .flags = GW_F_SENSITIVE | GW_F_EMPTY_OK},
     {.name = "database", .type = GW_T_INTEGER, .dflt = "0"},
     {.name = "ssl", .type = GW_T_BOOLEAN, .dflt = "false"},
     {.name = "ssl_verify", .type = GW_T_BOOLEAN, .dflt = "false"},

@@ -3,8 +3,8 @@
  *
  * Each entry of limits is a record of periods with its own checks, declared by Kong on that
  * record (so names are unprefixed and the custom_validator's message is lower case): at
- * least one period, then a longer period may not have a smaller limit. The redis
- * conditionals are declared on the plugin entity ('config.policy'). */
+ * least one period, then (as the entry's check) a longer period may not have a smaller
+ * limit. The redis conditionals are declared on the plugin entity ('config.policy'). */
 #include <stdio.h>
 
 #include "../plugin_schema.h"
@@ -55,20 +55,10 @@ periods_order(const struct gw_record *r, const struct gw_val *rec, char *buf, si
     return NULL;
 }
 
-/* The limit record's entity check, then (only when it passed) its custom_validator. */
 static void
 check_limit(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec)
 {
-    char buf[160];
-    const char *err;
-
-    if (!gw_echeck_at_least_one_of(ctx, r, rec, periods)) {
-        return;
-    }
-    err = periods_order(r, rec, buf, sizeof buf);
-    if (err != NULL) {
-        gw_vctx_entity_err(ctx, "%s", err);
-    }
+    gw_echeck_at_least_one_of(ctx, r, rec, periods);
 }
 
 static struct gw_record limit_record = {
@@ -77,11 +67,20 @@ static struct gw_record limit_record = {
     .check = check_limit,
 };
 
+/* The limit record's custom_validator. As in Kong it runs on the validated record once its
+ * fields and entity check passed, and its message is the error of the whole value. */
+static const char *
+check_periods(const struct gw_val *v, char *buf, size_t len)
+{
+    return periods_order(&limit_record, v, buf, len);
+}
+
 /* Kong: values = { type = "record", required = true, ... } */
 static const struct gw_field limit_elem = {
     .type = GW_T_RECORD,
     .flags = GW_F_REQUIRED,
     .record = &limit_record,
+    .check = check_periods,
 };
 
 static struct gw_field fields[] = {

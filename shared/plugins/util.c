@@ -1,7 +1,5 @@
-/* Helpers for plugin schema files. The checks here copy Kong's entity checkers
- * (kong/db/schema/init.lua): a field counts as set when is_nonempty() holds, and under
- * GW_VAL_PARTIAL (Kong's validate_update) a check whose fields are all absent does not run
- * and the at_least_one_of message gains Kong's "when updating, " prefix. */
+/* Helpers for plugin schema files. The checks copy Kong's entity checkers
+ * (kong/db/schema/init.lua): a field counts as set when is_nonempty() holds. */
 #include "util.h"
 
 #include <stdio.h>
@@ -80,14 +78,13 @@ gw_plugin_util_get(const struct gw_record *r, const struct gw_val *rec, const ch
 }
 
 void
-gw_plugin_util_quoted(char *buf, size_t len, const char *prefix, const char *const *fields)
+gw_plugin_util_quoted(char *buf, size_t len, const char *const *fields)
 {
     size_t used = 0;
 
     buf[0] = '\0';
     for (size_t i = 0; fields[i] != NULL && used < len; i++) {
-        int n = snprintf(buf + used, len - used, "%s'%s%s'", i > 0 ? ", " : "", prefix,
-                         fields[i]);
+        int n = snprintf(buf + used, len - used, "%s'%s'", i > 0 ? ", " : "", fields[i]);
         if (n < 0) {
             return;
         }
@@ -95,88 +92,155 @@ gw_plugin_util_quoted(char *buf, size_t len, const char *prefix, const char *con
     }
 }
 
-/* Under GW_VAL_PARTIAL, Kong skips a check none of whose fields was given. */
-static int
-skip_partial(struct gw_vctx *ctx, const struct gw_record *r, const struct gw_val *rec,
-             const char *const *fields)
+int
+gw_plugin_util_mutually_required(struct gw_vctx *ctx, const struct gw_record *r,
+                                 const struct gw_val *rec, const char *const *fields)
 {
-    if (!(ctx->opts & GW_VAL_PARTIAL)) {
+    char list[512];
+    size_t set = 0, total;
+
+    for (total = 0; fields[total] != NULL; total++) {
+        set += gw_plugin_util_nonempty(gw_plugin_util_get(r, rec, fields[total])) != 0;
+    }
+    if (set == 0 || set == total) {
+        return 1;
+    }
+    gw_plugin_util_quoted(list, sizeof list, fields);
+    gw_vctx_entity_err(ctx, "all or none of these fields must be set: %s", list);
+    return 0;
+}
+
+/* ---- "name:value" entries of the transformer plugins ---- */
+
+/* Kong's pattern split: returns the name length (0: no name) and sets *value. */
+static size_t
+split(const char *entry, const char **value)
+{
+    size_t n = strcspn(entry, ":");
+    const char *p = entry + n;
+
+    while (*p == ':') {
+        p++;
+    }
+    *value = p;
+    return n;
+}
+
+static int
+is_header_name(const char *s, size_t n)
+{
+    if (n == 0) {
         return 0;
     }
-    for (size_t i = 0; fields[i] != NULL; i++) {
-        const struct gw_val *v = gw_plugin_util_get(r, rec, fields[i]);
-        if (v != NULL && v->type != GW_V_ABSENT) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_')) {
             return 0;
         }
     }
     return 1;
 }
 
-static size_t
-count_set(const struct gw_record *r, const struct gw_val *rec, const char *const *fields,
-          size_t *total)
+/* kong.tools.http.validate_header_value: HTAB, SP, visible ASCII and obs-text. */
+static int
+is_header_value(const char *s)
 {
-    size_t set = 0, i;
-
-    for (i = 0; fields[i] != NULL; i++) {
-        if (gw_plugin_util_nonempty(gw_plugin_util_get(r, rec, fields[i]))) {
-            set++;
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c != '\t' && (c < 0x20 || c == 0x7f)) {
+            return 0;
         }
     }
-    *total = i;
-    return set;
+    return 1;
 }
 
-int
-gw_plugin_util_at_least_one_of(struct gw_vctx *ctx, const struct gw_record *r,
-                               const struct gw_val *rec, const char *prefix,
-                               const char *const *fields)
+/* s NULL: no name at all, which Kong prints as tostring(nil). */
+static const char *
+not_a_header(char *buf, size_t len, const char *s, size_t n)
 {
-    char list[512];
-    size_t total;
-
-    if (skip_partial(ctx, r, rec, fields) || count_set(r, rec, fields, &total) > 0) {
-        return 1;
+    if (s == NULL) {
+        snprintf(buf, len, "'nil' is not a valid header");
+    } else {
+        snprintf(buf, len, "'%.*s' is not a valid header", (int)n, s);
     }
-    gw_plugin_util_quoted(list, sizeof list, prefix, fields);
-    gw_vctx_entity_err(ctx, "%sat least one of these fields must be non-empty: %s",
-                       (ctx->opts & GW_VAL_PARTIAL) ? "when updating, " : "", list);
-    return 0;
+    return buf;
 }
 
-int
-gw_plugin_util_only_one_of(struct gw_vctx *ctx, const struct gw_record *r,
-                           const struct gw_val *rec, const char *prefix, const char *const *fields)
+const char *
+gw_plugin_util_check_header_name(const struct gw_val *v, char *buf, size_t len)
 {
-    char list[512];
-    size_t total;
+    const char *value;
+    size_t n = split(v->u.s, &value);
 
-    if (skip_partial(ctx, r, rec, fields) || count_set(r, rec, fields, &total) == 1) {
-        return 1;
-    }
-    gw_plugin_util_quoted(list, sizeof list, prefix, fields);
-    gw_vctx_entity_err(ctx, "exactly one of these fields must be non-empty: %s", list);
-    return 0;
+    return is_header_name(v->u.s, n) ? NULL : not_a_header(buf, len, n ? v->u.s : NULL, n);
 }
 
-int
-gw_plugin_util_mutually_required(struct gw_vctx *ctx, const struct gw_record *r,
-                                 const struct gw_val *rec, const char *prefix,
-                                 const char *const *fields)
+const char *
+gw_plugin_util_check_colon(const struct gw_val *v, char *buf, size_t len)
 {
-    char list[512];
-    size_t total, set;
+    if (v->u.s[0] == ':' || strchr(v->u.s, ':') == NULL) {
+        snprintf(buf, len, "invalid value: %s", v->u.s);
+        return buf;
+    }
+    return NULL;
+}
 
-    if (skip_partial(ctx, r, rec, fields)) {
-        return 1;
+const char *
+gw_plugin_util_check_header_value(const struct gw_val *v, char *buf, size_t len)
+{
+    const char *value;
+    size_t n;
+
+    if (gw_plugin_util_check_colon(v, buf, len) != NULL) {
+        return buf;
     }
-    set = count_set(r, rec, fields, &total);
-    if (set == 0 || set == total) {
-        return 1;
+    n = split(v->u.s, &value);
+    if (!is_header_name(v->u.s, n)) {
+        return not_a_header(buf, len, v->u.s, n);
     }
-    gw_plugin_util_quoted(list, sizeof list, prefix, fields);
-    gw_vctx_entity_err(ctx, "all or none of these fields must be set: %s", list);
-    return 0;
+    return is_header_value(value) ? NULL : not_a_header(buf, len, value, strlen(value));
+}
+
+const char *
+gw_plugin_util_check_header_pair(const struct gw_val *v, char *buf, size_t len)
+{
+    const char *value;
+    size_t n;
+
+    if (gw_plugin_util_check_colon(v, buf, len) != NULL) {
+        return buf;
+    }
+    n = split(v->u.s, &value);
+    if (!is_header_name(v->u.s, n)) {
+        return not_a_header(buf, len, v->u.s, n);
+    }
+    return is_header_name(value, strlen(value)) ? NULL
+                                                : not_a_header(buf, len, value, strlen(value));
+}
+
+const char *
+gw_plugin_util_check_url(const struct gw_val *v, char *buf, size_t len)
+{
+    const char *s = v->u.s, *sep = strstr(s, "://"), *authority, *at;
+    char url[2048];
+    struct gw_val stripped;
+    int n;
+
+    if (sep == NULL) {
+        return gw_check_url(v, buf, len);
+    }
+    authority = sep + 3;
+    at = memchr(authority, '@', strcspn(authority, "/?#"));
+    if (at == NULL) {
+        return gw_check_url(v, buf, len);
+    }
+    n = snprintf(url, sizeof url, "%.*s%s", (int)(authority - s), s, at + 1);
+    if (n < 0 || (size_t)n >= sizeof url) {
+        return gw_check_url(v, buf, len);
+    }
+    gw_val_str(&stripped, url, (size_t)n);
+    return gw_check_url(&stripped, buf, len);
 }
 
 /* ---- deprecated aliases (Kong's shorthand_fields) ---- */
@@ -355,6 +419,7 @@ const struct gw_val *
 gw_plugin_util_aliases(struct gw_vctx *ctx, const struct gw_val *in,
                        const struct gw_plugin_alias *aliases)
 {
+    struct gw_arena *mem;
     struct gw_val *out;
     uint32_t nalias = 0, given = 0;
     int bad = 0;
@@ -369,9 +434,10 @@ gw_plugin_util_aliases(struct gw_vctx *ctx, const struct gw_val *in,
     if (given == 0) {
         return in;
     }
-    out = gw_arena_alloc(ctx->arena, sizeof *out);
-    if (out == NULL || copy_without_aliases(ctx->arena, out, in, aliases, nalias) < 0 ||
-        own_records(ctx->arena, out, in, aliases, nalias) < 0) {
+    mem = ctx->scratch ? ctx->scratch : ctx->arena;
+    out = gw_arena_alloc(mem, sizeof *out);
+    if (out == NULL || copy_without_aliases(mem, out, in, aliases, nalias) < 0 ||
+        own_records(mem, out, in, aliases, nalias) < 0) {
         gw_vctx_entity_err(ctx, "out of memory");
         return NULL;
     }

@@ -1,6 +1,7 @@
 /* Helpers for plugin schema files: value tests shared by their entity checks, Kong's checks
- * in the forms schema.h's gw_echeck_* cannot give (field paths with a "config." prefix or with
- * dots), and deprecated-alias shorthands. Used at validation time, from any thread. */
+ * over nested paths that schema.h's gw_echeck_* cannot follow, the entry checks of the
+ * transformer plugins, and deprecated-alias shorthands. Used at validation time, from any
+ * thread. */
 #ifndef GW_PLUGIN_UTIL_H
 #define GW_PLUGIN_UTIL_H
 
@@ -22,22 +23,30 @@ int gw_plugin_util_number(const struct gw_val *v, double *out);
 const struct gw_val *gw_plugin_util_get(const struct gw_record *r, const struct gw_val *rec,
                                         const char *path);
 
-/* "'config.a', 'config.b'": Kong's quoted_list() of fields, each prefixed by prefix. */
-void gw_plugin_util_quoted(char *buf, size_t len, const char *prefix, const char *const *fields);
+/* "'a', 'b.c'": Kong's quoted_list() of a NULL-terminated list. */
+void gw_plugin_util_quoted(char *buf, size_t len, const char *const *fields);
 
-/* Kong's at_least_one_of, only_one_of and mutually_required entity checks over dotted paths
- * of rec; messages name the fields with prefix ("config." for the checks Kong declares on
- * the plugin entity, "" for those it declares on the config record). Field lists end with
- * NULL. Each returns 1 when the check passed, 0 when it reported an error. */
-int gw_plugin_util_at_least_one_of(struct gw_vctx *ctx, const struct gw_record *r,
-                                   const struct gw_val *rec, const char *prefix,
-                                   const char *const *fields);
-int gw_plugin_util_only_one_of(struct gw_vctx *ctx, const struct gw_record *r,
-                               const struct gw_val *rec, const char *prefix,
-                               const char *const *fields);
+/* Kong's mutually_required over dotted paths of rec ("auth.header_name"), which
+ * gw_echeck_mutually_required() cannot follow (it looks up the last part only). The list
+ * ends with NULL. Returns 1 when the check passed, 0 after reporting. */
 int gw_plugin_util_mutually_required(struct gw_vctx *ctx, const struct gw_record *r,
-                                     const struct gw_val *rec, const char *prefix,
-                                     const char *const *fields);
+                                     const struct gw_val *rec, const char *const *fields);
+
+/* Element checks for the "name:value" entries of request-transformer and
+ * response-transformer headers. An entry splits as Kong's pattern ^([^:]+):*(.-)$ does (the
+ * name runs to the first ':', every ':' after it is skipped); header names follow
+ * kong.tools.http.validate_header_name (A-Z, a-z, 0-9, '-', '_'), values its
+ * validate_header_value. Messages are Kong's: "'<part>' is not a valid header", and
+ * "invalid value: <entry>" for a missing ':' (its match = "^[^:]+:.*$"). */
+gw_check_fn gw_plugin_util_check_header_name;  /* the name part is a header name */
+gw_check_fn gw_plugin_util_check_header_value; /* "name:value": header name and value */
+gw_check_fn gw_plugin_util_check_header_pair;  /* "old:new": two header names */
+gw_check_fn gw_plugin_util_check_colon;        /* "name:anything" */
+
+/* typedefs.url for plugin fields: gw_check_url() after removing the user info
+ * ("user:pass@"), which Kong accepts (http-log turns it into an Authorization header) and
+ * gw_check_url() currently refuses as part of the host. */
+gw_check_fn gw_plugin_util_check_url;
 
 /* A deprecated config field that Kong still accepts and moves elsewhere before validation
  * (its shorthand_fields). Tables end with {.name = NULL}. */
@@ -50,7 +59,8 @@ struct gw_plugin_alias {
 
 /* Rewrites in (the config object) for gw_record.shorthand: removes every alias, copying its
  * value to the new field unless that one is set. Returns in when no alias is given, else a
- * new object from ctx->arena; NULL after reporting a conflict on the alias's name. */
+ * new object from ctx->scratch (ctx->arena when NULL) that shares in's values; NULL after
+ * reporting a conflict on the alias's name. */
 const struct gw_val *gw_plugin_util_aliases(struct gw_vctx *ctx, const struct gw_val *in,
                                             const struct gw_plugin_alias *aliases);
 
