@@ -468,6 +468,12 @@ gw_check_url(const struct gw_val *v, char *buf, size_t len)
         rest = colon + 3;
     }
     n = strcspn(rest, "/?#");
+    const char *at = memchr(rest, '@', n);
+    if (at) {
+        /* user info (http://user:pass@host/) is allowed */
+        n -= (size_t)(at + 1 - rest);
+        rest = at + 1;
+    }
     if (n == 0 || n >= sizeof host) {
         return "missing host in url";
     }

@@ -183,13 +183,26 @@ gw_vctx_entity_err(struct gw_vctx *ctx, const char *fmt, ...)
 void
 gw_vctx_field_err(struct gw_vctx *ctx, const char *field, const char *fmt, ...)
 {
-    char buf[512];
+    char buf[512], name[128];
     va_list ap;
+    json_t *obj = ctx_errs(ctx);
+    const char *dot;
 
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    json_object_set_new(ctx_errs(ctx), field, json_string(buf));
+    /* "redis.host" nests as {"redis": {"host": msg}}, as Kong reports nested fields */
+    while ((dot = strchr(field, '.')) != NULL && (size_t)(dot - field) < sizeof name) {
+        snprintf(name, sizeof name, "%.*s", (int)(dot - field), field);
+        json_t *sub = json_object_get(obj, name);
+        if (!json_is_object(sub)) {
+            sub = json_object();
+            json_object_set_new(obj, name, sub);
+        }
+        obj = sub;
+        field = dot + 1;
+    }
+    json_object_set_new(obj, field, json_string(buf));
     ctx->nerrs++;
 }
 
@@ -574,6 +587,11 @@ fill_missing(struct gw_vctx *ctx, const struct gw_field *f, struct gw_val *slot,
     if (ctx->opts & GW_VAL_PARTIAL) {
         return 0; /* stays ABSENT: the caller merges */
     }
+    if (f->dflt && f->type == GW_T_RECORD && f->record) {
+        /* a partial record default ({"max_batch_size": 200}): fill the rest */
+        *err = validate_record(ctx, f->record, &f->dflt_val, slot);
+        return *err ? -1 : 0;
+    }
     if (f->dflt) {
         *slot = f->dflt_val; /* shared, immutable */
         return 0;
@@ -637,17 +655,19 @@ validate_record(struct gw_vctx *ctx, struct gw_record *r, const struct gw_val *i
         }
         idx = gw_record_index(r, kv->key);
         if (idx < 0) {
-            gw_vctx_field_err(ctx, kv->key, "unknown field");
+            /* set as is: an unknown key may contain dots */
+            json_object_set_new(ctx_errs(ctx), kv->key, json_string("unknown field"));
+            ctx->nerrs++;
             field_errs++;
             continue;
         }
         const struct gw_field *f = &r->fields[idx];
         if (kv->val.type == GW_V_NULL) {
+            out->u.items[idx].type = GW_V_NULL;
             if (f->flags & GW_F_REQUIRED) {
-                gw_vctx_field_err(ctx, kv->key, "required field missing");
+                json_object_set_new(ctx_errs(ctx), kv->key, json_string("required field missing"));
+                ctx->nerrs++;
                 field_errs++;
-            } else {
-                out->u.items[idx].type = GW_V_NULL;
             }
             continue;
         }
@@ -655,7 +675,25 @@ validate_record(struct gw_vctx *ctx, struct gw_record *r, const struct gw_val *i
         e = validate_value(ctx, f, &kv->val, &out->u.items[idx]);
         ctx->depth_skip--;
         if (e) {
+            /* null, not absent: the record is refused, and defaults must not refill it */
             memset(&out->u.items[idx], 0, sizeof(struct gw_val));
+            out->u.items[idx].type = GW_V_NULL;
+            if (f->subschema && json_is_object(e) && json_object_get(e, "@entity")) {
+                /* a plugin's config checks are the plugin entity's checks in Kong */
+                json_t *list = json_object_get(ctx_errs(ctx), "@entity");
+                if (list == NULL) {
+                    json_object_set(ctx->errs, "@entity", json_object_get(e, "@entity"));
+                } else {
+                    json_array_extend(list, json_object_get(e, "@entity"));
+                }
+                json_object_del(e, "@entity");
+                if (json_object_size(e) == 0) {
+                    json_decref(e);
+                    ctx->nerrs++;
+                    field_errs++;
+                    continue;
+                }
+            }
             json_object_set_new(ctx_errs(ctx), kv->key, e);
             ctx->nerrs++;
             field_errs++;
@@ -663,8 +701,7 @@ validate_record(struct gw_vctx *ctx, struct gw_record *r, const struct gw_val *i
     }
     for (uint32_t i = 0; i < r->nfields; i++) {
         json_t *e = NULL;
-        if (out->u.items[i].type != GW_V_ABSENT ||
-            (ctx->errs && json_object_get(ctx->errs, r->fields[i].name))) {
+        if (out->u.items[i].type != GW_V_ABSENT) {
             continue;
         }
         ctx->depth_skip++;
@@ -803,7 +840,7 @@ gw_echeck_only_one_of(struct gw_vctx *ctx, const struct gw_record *r, const stru
         return 1;
     }
     quoted_list(list, sizeof list, fields);
-    gw_vctx_entity_err(ctx, "only one of these fields must be non-empty: %s", list);
+    gw_vctx_entity_err(ctx, "exactly one of these fields must be non-empty: %s", list);
     return 0;
 }
 

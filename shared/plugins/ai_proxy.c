@@ -50,7 +50,7 @@ static struct gw_field options_fields[] = {
     {.name = "azure_deployment_id", .type = GW_T_STRING},
     {.name = "llama2_format", .type = GW_T_STRING, .one_of = llama2_formats},
     {.name = "mistral_format", .type = GW_T_STRING, .one_of = mistral_formats},
-    {.name = "upstream_url", .type = GW_T_STRING, .check = gw_plugin_util_check_url},
+    {.name = "upstream_url", .type = GW_T_STRING, .check = gw_check_url},
     /* Kong 3.8+: the path used e.g. with the preserve route_type */
     {.name = "upstream_path", .type = GW_T_STRING},
     {.name = "gemini", .type = GW_T_ANY},

@@ -42,7 +42,7 @@ static const struct gw_field header_key = {.type = GW_T_STRING, .check = check_h
 static struct gw_field fields[] = {
     /* Kong: typedefs.url, required, encrypted, vault-referenceable */
     {.name = "http_endpoint", .type = GW_T_STRING, .flags = GW_F_REQUIRED | GW_F_SENSITIVE,
-     .check = gw_plugin_util_check_url},
+     .check = gw_check_url},
     {.name = "method", .type = GW_T_STRING, .dflt = "\"POST\"", .one_of = methods},
     {.name = "content_type", .type = GW_T_STRING, .dflt = "\"application/json\"",
      .one_of = content_types},

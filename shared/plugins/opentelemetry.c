@@ -47,8 +47,8 @@ static struct gw_record propagation_record = {
 
 static struct gw_field fields[] = {
     /* OTLP/HTTP; typedefs.url, vault-referenceable */
-    {.name = "traces_endpoint", .type = GW_T_STRING, .check = gw_plugin_util_check_url},
-    {.name = "logs_endpoint", .type = GW_T_STRING, .check = gw_plugin_util_check_url},
+    {.name = "traces_endpoint", .type = GW_T_STRING, .check = gw_check_url},
+    {.name = "logs_endpoint", .type = GW_T_STRING, .check = gw_check_url},
     /* e.g. the APM backend's auth token */
     {.name = "headers", .type = GW_T_MAP, .key = &gw_elem_header_name,
      .elem = &gw_elem_string_ne},

@@ -219,30 +219,6 @@ gw_plugin_util_check_header_pair(const struct gw_val *v, char *buf, size_t len)
                                                 : not_a_header(buf, len, value, strlen(value));
 }
 
-const char *
-gw_plugin_util_check_url(const struct gw_val *v, char *buf, size_t len)
-{
-    const char *s = v->u.s, *sep = strstr(s, "://"), *authority, *at;
-    char url[2048];
-    struct gw_val stripped;
-    int n;
-
-    if (sep == NULL) {
-        return gw_check_url(v, buf, len);
-    }
-    authority = sep + 3;
-    at = memchr(authority, '@', strcspn(authority, "/?#"));
-    if (at == NULL) {
-        return gw_check_url(v, buf, len);
-    }
-    n = snprintf(url, sizeof url, "%.*s%s", (int)(authority - s), s, at + 1);
-    if (n < 0 || (size_t)n >= sizeof url) {
-        return gw_check_url(v, buf, len);
-    }
-    gw_val_str(&stripped, url, (size_t)n);
-    return gw_check_url(&stripped, buf, len);
-}
-
 /* ---- deprecated aliases (Kong's shorthand_fields) ---- */
 
 static struct gw_kv *

@@ -43,10 +43,6 @@ gw_check_fn gw_plugin_util_check_header_value; /* "name:value": header name and 
 gw_check_fn gw_plugin_util_check_header_pair;  /* "old:new": two header names */
 gw_check_fn gw_plugin_util_check_colon;        /* "name:anything" */
 
-/* typedefs.url for plugin fields: gw_check_url() after removing the user info
- * ("user:pass@"), which Kong accepts (http-log turns it into an Authorization header) and
- * gw_check_url() currently refuses as part of the host. */
-gw_check_fn gw_plugin_util_check_url;
 
 /* A deprecated config field that Kong still accepts and moves elsewhere before validation
  * (its shorthand_fields). Tables end with {.name = NULL}. */
