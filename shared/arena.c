@@ -49,6 +49,16 @@ gw_arena_create(size_t chunk_bytes)
     return a;
 }
 
+static void
+free_block(struct block *b)
+{
+    if (b->mapped) {
+        munmap(b, sizeof *b + b->size);
+    } else {
+        free(b);
+    }
+}
+
 void
 gw_arena_destroy(struct gw_arena *a)
 {
@@ -63,11 +73,7 @@ gw_arena_destroy(struct gw_arena *a)
     while (a->head) {
         struct block *b = a->head;
         a->head = b->next;
-        if (b->mapped) {
-            munmap(b, sizeof *b + b->size);
-        } else {
-            free(b);
-        }
+        free_block(b);
     }
     free(a);
 }
@@ -94,6 +100,26 @@ new_block(struct gw_arena *a, size_t size)
     b->mapped = mapped;
     a->footprint += sizeof *b + size;
     return b;
+}
+
+void
+gw_arena_reset(struct gw_arena *a)
+{
+    while (a->cleanups) {
+        struct cleanup *c = a->cleanups;
+        a->cleanups = c->next;
+        c->fn(c->data);
+    }
+    if (a->head == NULL) {
+        return;
+    }
+    while (a->head->next) {
+        struct block *b = a->head->next;
+        a->head->next = b->next;
+        a->footprint -= sizeof *b + b->size;
+        free_block(b);
+    }
+    a->head->used = 0;
 }
 
 void *

@@ -21,6 +21,10 @@ void *gw_arena_calloc(struct gw_arena *a, size_t n);
 /* Copies n bytes and appends a NUL. */
 char *gw_arena_strndup(struct gw_arena *a, const char *s, size_t n);
 
+/* Forgets every allocation and runs the destroy callbacks, keeping the newest block for
+ * reuse (memory that is already mapped costs nothing to use again). */
+void gw_arena_reset(struct gw_arena *a);
+
 /* Runs fn(data) at destroy time, newest first: for what is not arena memory. */
 int gw_arena_on_destroy(struct gw_arena *a, void (*fn)(void *), void *data);
 

@@ -71,6 +71,10 @@ put_str(struct buf *b, const char *s, size_t n)
     *o++ = '"';
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
         if (c == '"' || c == '\\') {
             *o++ = '\\';
             *o++ = (char)c;
@@ -124,9 +128,20 @@ write_val(struct buf *b, const struct gw_field *f, const struct gw_val *v)
             PUTS(b, "false");
         }
         return;
-    case GW_V_INT:
-        put(b, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)v->u.i));
+    case GW_V_INT: {
+        /* by hand: snprintf costs more than the rest of a record */
+        char *e = num + sizeof num, *d = e;
+        uint64_t u = v->u.i < 0 ? 0 - (uint64_t)v->u.i : (uint64_t)v->u.i;
+        do {
+            *--d = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v->u.i < 0) {
+            *--d = '-';
+        }
+        put(b, d, (size_t)(e - d));
         return;
+    }
     case GW_V_NUM:
         if (!isfinite(v->u.d)) {
             PUTS(b, "null");

@@ -59,6 +59,7 @@ struct loader {
 
 /* field indexes per entity, cached at first use */
 static int id_idx[GW_ENT__COUNT], ekey_idx[GW_ENT__COUNT];
+static int uniq_idx[GW_ENT__COUNT][2], cache_idx[GW_ENT__COUNT][4];
 static int idx_ready;
 
 static void
@@ -71,6 +72,17 @@ prepare_indexes(void)
         const struct gw_entity_def *d = &gw_entities[t];
         id_idx[t] = gw_record_index(d->schema, "id");
         ekey_idx[t] = d->endpoint_key ? gw_record_index(d->schema, d->endpoint_key) : -1;
+        for (int k = 0; k < 2; k++) {
+            int ok = d->unique && d->unique[0] && (k == 0 || d->unique[1]);
+            uniq_idx[t][k] = ok ? gw_record_index(d->schema, d->unique[k]) : -1;
+        }
+        for (int k = 0; k < 4; k++) {
+            int ok = d->cache_key && k < 4;
+            for (int j = 0; ok && j <= k; j++) {
+                ok = d->cache_key[j] != NULL;
+            }
+            cache_idx[t][k] = ok ? gw_record_index(d->schema, d->cache_key[k]) : -1;
+        }
     }
     idx_ready = 1;
 }
@@ -452,7 +464,6 @@ walk_top(struct loader *L, const struct gw_val *doc)
     const struct gw_val *fv = gw_val_get(doc, "_format_version");
     const struct gw_val *tr = gw_val_get(doc, "_transform");
 
-    L->transform = 1;
     if (fv == NULL || fv->type == GW_V_NULL) {
         json_object_set_new(root_errs(L), "_format_version", json_string("required field missing"));
         L->nerrs++;
@@ -486,6 +497,9 @@ walk_top(struct loader *L, const struct gw_val *doc)
             !strcmp(k, "_ignore")) {
             continue;
         }
+        if (doc->u.kv[i].val.flags & GW_VF_STREAMED) {
+            continue;
+        }
         d = gw_entity_find(k);
         if (d == NULL) {
             json_object_set_new(root_errs(L), k, json_string("unknown field"));
@@ -512,12 +526,6 @@ hash_bytes(const char *s, size_t n)
     return h;
 }
 
-static const struct gw_val *
-field_of(const struct item *it, const char *name)
-{
-    return gw_rec_get(gw_entities[it->type].schema, &it->rec, name);
-}
-
 /* The key of an item for an index, written to buf; returns its length, or -1 when the item
  * has no such key (a null unique field). */
 static int
@@ -536,11 +544,11 @@ key_of(const struct loader *L, const struct item *it, int kind, char *buf, size_
         break;
     case IX_UNIQ0:
     case IX_UNIQ1: {
-        int k = kind - IX_UNIQ0;
-        if (d->unique == NULL || d->unique[0] == NULL || (k == 1 && d->unique[1] == NULL)) {
+        int k = uniq_idx[it->type][kind - IX_UNIQ0];
+        if (k < 0) {
             return -1;
         }
-        v = field_of(it, d->unique[k]);
+        v = &it->rec.u.items[k];
         break;
     }
     case IX_CACHE: {
@@ -548,12 +556,20 @@ key_of(const struct loader *L, const struct item *it, int kind, char *buf, size_
         if (d->cache_key == NULL) {
             return -1;
         }
-        for (const char *const *f = d->cache_key; *f && off < len; f++) {
-            const struct gw_val *x = field_of(it, *f);
-            off += (size_t)snprintf(buf + off, len - off, "%s%s", f == d->cache_key ? "" : ":",
-                                    x && x->type == GW_V_STR ? x->u.s : "");
+        for (int k = 0; k < 4 && cache_idx[it->type][k] >= 0; k++) {
+            const struct gw_val *x = &it->rec.u.items[cache_idx[it->type][k]];
+            size_t n = x->type == GW_V_STR ? x->n : 0;
+            if (off + n + 1 >= len) {
+                return -1;
+            }
+            if (k) {
+                buf[off++] = ':';
+            }
+            memcpy(buf + off, x->type == GW_V_STR ? x->u.s : "", n);
+            off += n;
         }
-        return off < len ? (int)off : -1;
+        buf[off] = '\0';
+        return (int)off;
     }
     }
     if (v == NULL || v->type != GW_V_STR) {
@@ -904,8 +920,9 @@ index_generated_ids(struct loader *L)
 static int
 cmp_ids(const void *a, const void *b, int type)
 {
-    return strcmp(((const struct gw_val *)a)->u.items[id_idx[type]].u.s,
-                  ((const struct gw_val *)b)->u.items[id_idx[type]].u.s);
+    /* ids are validated UUIDs: 36 bytes */
+    return memcmp(((const struct gw_val *)a)->u.items[id_idx[type]].u.s,
+                  ((const struct gw_val *)b)->u.items[id_idx[type]].u.s, 36);
 }
 
 #define CMP_FN(t)                                                                               \
@@ -961,78 +978,133 @@ loader_free(struct loader *L)
     gw_arena_destroy(L->tmp);
 }
 
+static int
+loader_init(struct loader *L, struct gw_config **cfgp, const unsigned char seed[32])
+{
+    struct gw_config *cfg;
+
+    memset(L, 0, sizeof *L);
+    if (gw_model_init() < 0) {
+        return -1;
+    }
+    prepare_indexes();
+    cfg = calloc(1, sizeof *cfg);
+    if (cfg == NULL) {
+        return -1;
+    }
+    *cfgp = cfg;
+    cfg->arena = gw_arena_create(256 * 1024);
+    L->arena = cfg->arena;
+    L->tmp = gw_arena_create(0);
+    L->transform = 1;
+    memcpy(L->seed, seed, sizeof L->seed);
+    return cfg->arena && L->tmp ? 0 : -1;
+}
+
+/* Walks what was not streamed, then runs the document-wide passes. */
+static int
+loader_finish(struct loader *L, struct gw_config *cfg, const struct gw_val *doc,
+              struct gw_config **out, json_t **errs)
+{
+    int rc = GW_DOC_ENOMEM;
+
+    if (doc->type != GW_V_OBJ) {
+        json_decref(L->errs);
+        L->errs = json_object();
+        json_object_set_new(L->errs, "error",
+                            json_string("failed parsing declarative configuration: expected an "
+                                        "object"));
+        L->nerrs++;
+    } else if (walk_top(L, doc) < 0) {
+        goto fail;
+    }
+    if (L->nerrs == 0) {
+        index_explicit_ids(L);
+        index_names(L);
+        resolve_refs(L);
+    }
+    if (L->nerrs == 0) {
+        assign_ids(L);
+        transform(L);
+        /* endpoint keys were indexed for references; rebuild for the uniqueness pass */
+        for (int t = 0; t < GW_ENT__COUNT; t++) {
+            free(L->ix[t][IX_EKEY].slots);
+            memset(&L->ix[t][IX_EKEY], 0, sizeof L->ix[t][IX_EKEY]);
+        }
+        /* names before generated ids: two entities with one name also share a derived id,
+         * and the name is what the user wrote twice */
+        check_unique(L);
+        index_generated_ids(L);
+    }
+    if (L->nerrs) {
+        rc = GW_DOC_EINVALID;
+        if (errs) {
+            *errs = L->errs;
+            L->errs = NULL;
+        }
+        goto fail;
+    }
+    if (build_sets(L, cfg) < 0 || gw_canon_hash(cfg, cfg->hash) < 0) {
+        goto fail;
+    }
+    loader_free(L);
+    *out = cfg;
+    return 0;
+fail:
+    json_decref(L->errs);
+    loader_free(L);
+    gw_config_free(cfg);
+    return rc;
+}
+
 int
 gw_doc_load_val(const struct gw_val *doc, const unsigned char seed[32], struct gw_config **out,
                 json_t **errs)
 {
-    struct loader L = {0};
-    struct gw_config *cfg;
-    int rc = GW_DOC_ENOMEM;
+    struct loader L;
+    struct gw_config *cfg = NULL;
 
     *out = NULL;
     if (errs) {
         *errs = NULL;
     }
-    if (gw_model_init() < 0) {
+    if (loader_init(&L, &cfg, seed) < 0) {
+        loader_free(&L);
+        gw_config_free(cfg);
         return GW_DOC_ENOMEM;
     }
-    prepare_indexes();
-    cfg = calloc(1, sizeof *cfg);
-    if (cfg == NULL) {
-        return GW_DOC_ENOMEM;
+    return loader_finish(&L, cfg, doc, out, errs);
+}
+
+/* Streaming: a top-level entity list is validated element by element while the YAML is
+ * parsed, once _format_version is known (it decides how route paths read). */
+static int
+stream_want(void *ud, const char *key, const struct gw_kv *prev, size_t nprev)
+{
+    struct loader *L = ud;
+
+    if (gw_entity_find(key) == NULL) {
+        return 0;
     }
-    cfg->arena = gw_arena_create(256 * 1024);
-    L.arena = cfg->arena;
-    L.tmp = gw_arena_create(0);
-    if (cfg->arena == NULL || L.tmp == NULL) {
-        goto fail;
-    }
-    memcpy(L.seed, seed, sizeof L.seed);
-    if (doc->type != GW_V_OBJ) {
-        L.errs = json_object();
-        json_object_set_new(L.errs, "error",
-                            json_string("failed parsing declarative configuration: expected an "
-                                        "object"));
-        L.nerrs++;
-    } else if (walk_top(&L, doc) < 0) {
-        goto fail;
-    }
-    if (L.nerrs == 0) {
-        index_explicit_ids(&L);
-        index_names(&L);
-        resolve_refs(&L);
-    }
-    if (L.nerrs == 0) {
-        assign_ids(&L);
-        transform(&L);
-        /* endpoint keys were indexed for references; rebuild for the uniqueness pass */
-        for (int t = 0; t < GW_ENT__COUNT; t++) {
-            free(L.ix[t][IX_EKEY].slots);
-            memset(&L.ix[t][IX_EKEY], 0, sizeof L.ix[t][IX_EKEY]);
+    for (size_t i = 0; i < nprev; i++) {
+        const struct gw_val *v = &prev[i].val;
+        if (strcmp(prev[i].key, "_format_version") == 0 && v->type == GW_V_STR) {
+            L->legacy = strcmp(v->u.s, "3.0") != 0;
+            return strcmp(v->u.s, "1.1") == 0 || strcmp(v->u.s, "2.1") == 0 ||
+                   strcmp(v->u.s, "3.0") == 0;
         }
-        /* names before generated ids: two entities with one name also share a derived id,
-         * and the name is what the user wrote twice */
-        check_unique(&L);
-        index_generated_ids(&L);
     }
-    if (L.nerrs) {
-        rc = GW_DOC_EINVALID;
-        if (errs) {
-            *errs = L.errs;
-            L.errs = NULL;
-        }
-        goto fail;
-    }
-    if (build_sets(&L, cfg) < 0 || gw_canon_hash(cfg, cfg->hash) < 0) {
-        goto fail;
-    }
-    loader_free(&L);
-    *out = cfg;
     return 0;
-fail:
-    json_decref(L.errs);
-    loader_free(&L);
-    gw_config_free(cfg);
+}
+
+static int
+stream_element(void *ud, const char *key, uint32_t idx, const struct gw_val *v)
+{
+    struct loader *L = ud;
+    const struct gw_entity_def *d = gw_entity_find(key);
+    int rc = walk_entity(L, (uint8_t)d->type, v, NO_ITEM, -1, NULL, idx);
+
+    gw_arena_reset(L->tmp);
     return rc;
 }
 
@@ -1044,6 +1116,8 @@ gw_doc_load(const char *buf, size_t len, enum gw_fmt fmt, struct gw_config **out
     struct gw_val doc;
     unsigned char seed[EVP_MAX_MD_SIZE];
     unsigned int slen = 0;
+    struct loader L;
+    struct gw_config *cfg = NULL;
     int rc;
 
     *out = NULL;
@@ -1053,12 +1127,31 @@ gw_doc_load(const char *buf, size_t len, enum gw_fmt fmt, struct gw_config **out
     if (pa == NULL) {
         return GW_DOC_ENOMEM;
     }
-    if (gw_parse_doc(pa, buf, len, fmt, &doc, perr) < 0) {
+    EVP_Digest(buf, len, seed, &slen, EVP_sha256(), NULL);
+    if (gw_parse_detect(buf, len, fmt) == GW_FMT_JSON) {
+        if (gw_parse_doc(pa, buf, len, GW_FMT_JSON, &doc, perr) < 0) {
+            gw_arena_destroy(pa);
+            return GW_DOC_EPARSE;
+        }
+        rc = gw_doc_load_val(&doc, seed, out, errs);
+        gw_arena_destroy(pa);
+        return rc;
+    }
+    if (loader_init(&L, &cfg, seed) < 0) {
+        loader_free(&L);
+        gw_config_free(cfg);
+        gw_arena_destroy(pa);
+        return GW_DOC_ENOMEM;
+    }
+    struct gw_parse_stream stream = {.want = stream_want, .element = stream_element, .ud = &L};
+    if (gw_parse_yaml_stream(pa, buf, len, &stream, &doc, perr) < 0) {
+        json_decref(L.errs);
+        loader_free(&L);
+        gw_config_free(cfg);
         gw_arena_destroy(pa);
         return GW_DOC_EPARSE;
     }
-    EVP_Digest(buf, len, seed, &slen, EVP_sha256(), NULL);
-    rc = gw_doc_load_val(&doc, seed, out, errs);
+    rc = loader_finish(&L, cfg, &doc, out, errs);
     gw_arena_destroy(pa);
     return rc;
 }

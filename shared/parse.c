@@ -210,7 +210,11 @@ struct anchor {
 
 struct yp {
     yaml_parser_t parser;
-    struct gw_arena *arena;
+    struct gw_arena *arena;      /* where nodes go now */
+    struct gw_arena *main_arena; /* the document's (interned keys live here) */
+    struct gw_arena *elem_arena; /* streamed elements, reset after each */
+    const struct gw_parse_stream *stream;
+    int anchored; /* an anchor was defined: streamed memory can no longer be reused */
     struct gw_parse_err *err;
     struct anchor *anchors;
     size_t nanchors, capanchors;
@@ -377,6 +381,7 @@ add_anchor(struct yp *p, const char *name, const struct gw_val *v, size_t nodes)
     if (p->anchors[p->nanchors].name == NULL) {
         return -1;
     }
+    p->anchored = 1;
     p->anchors[p->nanchors].val = *v;
     p->anchors[p->nanchors].nodes = nodes;
     p->nanchors++;
@@ -483,7 +488,7 @@ intern_key(struct yp *p, const char *s, size_t n)
     uint32_t h = 2166136261u;
 
     if (n > 64) {
-        return gw_arena_strndup(p->arena, s, n);
+        return gw_arena_strndup(p->main_arena, s, n);
     }
     for (size_t i = 0; i < n; i++) {
         h = (h ^ (unsigned char)s[i]) * 16777619u;
@@ -492,7 +497,7 @@ intern_key(struct yp *p, const char *s, size_t n)
         size_t cap = p->capkeys ? p->capkeys * 2 : 256;
         const char **t = calloc(cap, sizeof *t);
         if (t == NULL) {
-            return gw_arena_strndup(p->arena, s, n);
+            return gw_arena_strndup(p->main_arena, s, n);
         }
         for (size_t i = 0; i < p->capkeys; i++) {
             if (p->keys[i]) {
@@ -517,7 +522,7 @@ intern_key(struct yp *p, const char *s, size_t n)
             return p->keys[j];
         }
     }
-    p->keys[j] = gw_arena_strndup(p->arena, s, n);
+    p->keys[j] = gw_arena_strndup(p->main_arena, s, n);
     if (p->keys[j]) {
         p->nkeys++;
     }
@@ -614,6 +619,41 @@ add_merge(struct yp *p, struct vec *merges, const struct gw_val *v, const yaml_m
                 "merge key '<<' needs a mapping or a list of mappings");
 }
 
+/* Each element of a top-level list is parsed into the element arena, handed to the
+ * callback, and its memory reused for the next one: the document's biggest lists never
+ * exist as a whole tree. */
+static int
+stream_seq(struct yp *p, const char *key, int depth)
+{
+    yaml_event_t ev;
+
+    for (uint32_t idx = 0;; idx++) {
+        struct gw_val v;
+        size_t n = 0;
+        if (next_event(p, &ev) < 0) {
+            return -1;
+        }
+        if (ev.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&ev);
+            return 0;
+        }
+        p->arena = p->anchored ? p->main_arena : p->elem_arena;
+        int rc = parse_node(p, &ev, &v, depth + 2, &n);
+        yaml_event_delete(&ev);
+        if (rc == 0 && p->stream->element(p->stream->ud, key, idx, &v) < 0) {
+            rc = perr(p->err, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+                      "out of memory");
+        }
+        if (!p->anchored) {
+            gw_arena_reset(p->elem_arena);
+        }
+        p->arena = p->main_arena;
+        if (rc < 0) {
+            return -1;
+        }
+    }
+}
+
 static int
 parse_map(struct yp *p, struct gw_val *out, int depth, size_t *nodes)
 {
@@ -656,6 +696,17 @@ parse_map(struct yp *p, struct gw_val *out, int depth, size_t *nodes)
         size_t n = 0;
         if (next_event(p, &ev) < 0) {
             goto out;
+        }
+        if (depth == 0 && p->stream && ev.type == YAML_SEQUENCE_START_EVENT &&
+            ev.data.sequence_start.anchor == NULL && p->stream->want(p->stream->ud, key, p->kstack + base, p->kn - base)) {
+            yaml_event_delete(&ev);
+            /* kept as null in the document: the elements went to the callback */
+            kv.val.type = GW_V_NULL;
+            kv.val.flags = GW_VF_STREAMED;
+            if (stream_seq(p, key, depth) < 0 || push_kv(p, &kv) < 0) {
+                goto out;
+            }
+            continue;
         }
         int r = parse_node(p, &ev, &kv.val, depth + 1, &n);
         yaml_event_delete(&ev);
@@ -749,14 +800,21 @@ parse_node(struct yp *p, yaml_event_t *ev, struct gw_val *out, int depth, size_t
 }
 
 static int
-parse_yaml(struct gw_arena *a, const char *buf, size_t len, struct gw_val *out,
-           struct gw_parse_err *err)
+parse_yaml(struct gw_arena *a, const char *buf, size_t len, const struct gw_parse_stream *stream,
+           struct gw_val *out, struct gw_parse_err *err)
 {
-    struct yp p = {.arena = a, .err = err};
+    struct yp p = {.arena = a, .main_arena = a, .err = err, .stream = stream};
     yaml_event_t ev;
     int rc = -1, seen_doc = 0;
 
+    if (stream) {
+        p.elem_arena = gw_arena_create(64 * 1024);
+        if (p.elem_arena == NULL) {
+            return perr(err, 0, 0, "out of memory");
+        }
+    }
     if (!yaml_parser_initialize(&p.parser)) {
+        gw_arena_destroy(p.elem_arena);
         return perr(err, 0, 0, "out of memory");
     }
     yaml_parser_set_input_string(&p.parser, (const unsigned char *)buf, len);
@@ -803,8 +861,23 @@ done:
     free(p.vstack);
     free(p.kstack);
     free(p.keys);
+    gw_arena_destroy(p.elem_arena);
     yaml_parser_delete(&p.parser);
     return rc;
+}
+
+enum gw_fmt
+gw_parse_detect(const char *buf, size_t len, enum gw_fmt fmt)
+{
+    size_t i = 0;
+
+    if (fmt != GW_FMT_AUTO) {
+        return fmt;
+    }
+    while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n')) {
+        i++;
+    }
+    return (i < len && buf[i] == '{') ? GW_FMT_JSON : GW_FMT_YAML;
 }
 
 int
@@ -814,15 +887,19 @@ gw_parse_doc(struct gw_arena *a, const char *buf, size_t len, enum gw_fmt fmt,
     if (err) {
         memset(err, 0, sizeof *err);
     }
-    if (fmt == GW_FMT_AUTO) {
-        size_t i = 0;
-        while (i < len && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r' || buf[i] == '\n')) {
-            i++;
-        }
-        fmt = (i < len && buf[i] == '{') ? GW_FMT_JSON : GW_FMT_YAML;
-    }
-    if (fmt == GW_FMT_JSON) {
+    if (gw_parse_detect(buf, len, fmt) == GW_FMT_JSON) {
         return parse_json(a, buf, len, out, err);
     }
-    return parse_yaml(a, buf, len, out, err);
+    return parse_yaml(a, buf, len, NULL, out, err);
+}
+
+int
+gw_parse_yaml_stream(struct gw_arena *a, const char *buf, size_t len,
+                     const struct gw_parse_stream *stream, struct gw_val *out,
+                     struct gw_parse_err *err)
+{
+    if (err) {
+        memset(err, 0, sizeof *err);
+    }
+    return parse_yaml(a, buf, len, stream, out, err);
 }

@@ -26,6 +26,25 @@ struct gw_parse_err {
 int gw_parse_doc(struct gw_arena *a, const char *buf, size_t len, enum gw_fmt fmt,
                  struct gw_val *out, struct gw_parse_err *err);
 
+/* Streaming YAML: for each top-level key for which want() returns 1 and whose value is a
+ * sequence, element() receives every element as soon as it is parsed; the element's memory
+ * is reused afterwards (unless the document uses anchors), so the callback must copy what
+ * it keeps. In *out such keys hold null with GW_VF_STREAMED. A negative return from
+ * element() aborts the parse. */
+struct gw_parse_stream {
+    /* prev: the top-level pairs parsed before this key */
+    int (*want)(void *ud, const char *key, const struct gw_kv *prev, size_t nprev);
+    int (*element)(void *ud, const char *key, uint32_t index, const struct gw_val *v);
+    void *ud;
+};
+
+int gw_parse_yaml_stream(struct gw_arena *a, const char *buf, size_t len,
+                         const struct gw_parse_stream *stream, struct gw_val *out,
+                         struct gw_parse_err *err);
+
+/* The format gw_parse_doc would use for this text. */
+enum gw_fmt gw_parse_detect(const char *buf, size_t len, enum gw_fmt fmt);
+
 /* jansson -> value tree (strings copied into a). 0 or -1 (out of memory). */
 int gw_val_from_json(struct gw_arena *a, const json_t *j, struct gw_val *out);
 

@@ -110,7 +110,8 @@ int
 gw_record_index(const struct gw_record *r, const char *name)
 {
     for (uint32_t i = 0; i < r->nfields; i++) {
-        if (strcmp(r->fields[i].name, name) == 0) {
+        const char *f = r->fields[i].name;
+        if (f[0] == name[0] && strcmp(f, name) == 0) {
             return (int)i;
         }
     }

@@ -39,6 +39,8 @@ struct gw_val {
 
 /* Scalar from YAML that was quoted: "80" is a string, 80 an integer. */
 #define GW_VF_QUOTED 0x01
+/* A top-level list that the parser streamed to a callback (see gw_parse_yaml_stream). */
+#define GW_VF_STREAMED 0x02
 
 struct gw_kv {
     const char *key; /* NUL-terminated */
