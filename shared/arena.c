@@ -45,7 +45,7 @@ gw_arena_create(size_t chunk_bytes)
     }
     a->chunk = chunk_bytes ? chunk_bytes : 64 * 1024;
     /* big arenas (configs) grow geometrically: few blocks, little waste when small */
-    a->chunk_max = a->chunk >= 256 * 1024 ? 8 * 1024 * 1024 : a->chunk;
+    a->chunk_max = a->chunk >= 256 * 1024 ? 2 * 1024 * 1024 : a->chunk;
     return a;
 }
 

@@ -15,6 +15,7 @@ struct buf {
     size_t len, cap;
     int oom;
     EVP_MD_CTX *md; /* when set, the text is hashed in chunks instead of kept */
+    int full;       /* every field, nulls included (Admin API output) */
 };
 
 #define CHUNK (64 * 1024)
@@ -46,14 +47,17 @@ reserve(struct buf *b, size_t n)
     b->cap = cap;
 }
 
-static void
+static inline void
 put(struct buf *b, const char *s, size_t n)
 {
-    reserve(b, n);
-    if (!b->oom) {
-        memcpy(b->p + b->len, s, n);
-        b->len += n;
+    if (b->len + n >= b->cap) {
+        reserve(b, n);
+        if (b->oom) {
+            return;
+        }
     }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
 }
 
 #define PUTS(b, lit) put(b, lit, sizeof(lit) - 1)
@@ -204,6 +208,8 @@ write_val(struct buf *b, const struct gw_field *f, const struct gw_val *v)
     }
 }
 
+/* Fields are written in name order. A null field is left out when null is also what an
+ * absent field becomes (no default), so loading the text gives the same record back. */
 static void
 write_rec(struct buf *b, const struct gw_record *r, const struct gw_val *rec)
 {
@@ -213,15 +219,17 @@ write_rec(struct buf *b, const struct gw_record *r, const struct gw_val *rec)
     for (uint32_t k = 0; k < r->nfields; k++) {
         uint16_t i = r->sorted[k];
         const struct gw_field *f = &r->fields[i];
-        if (f->flags & GW_F_TRANSIENT) {
+        const struct gw_val *v = &rec->u.items[i];
+        if ((f->flags & GW_F_TRANSIENT) ||
+            (!b->full && (v->type == GW_V_NULL || v->type == GW_V_ABSENT) && f->dflt == NULL &&
+             !(f->type == GW_T_RECORD && !(f->flags & GW_F_NULLABLE)))) {
             continue;
         }
         if (!first) {
             PUTS(b, ",");
         }
         first = 0;
-        put_str(b, f->name, strlen(f->name));
-        PUTS(b, ":");
+        put(b, f->key_json, f->key_json_len);
         if (f->subschema_of && rec->u.items[i].type == GW_V_REC) {
             struct gw_field sub = *f;
             sub.record = f->subschema_of(r, rec);
@@ -320,7 +328,7 @@ fail:
 json_t *
 gw_rec_to_json(const struct gw_record *r, const struct gw_val *rec)
 {
-    struct buf b = {0};
+    struct buf b = {.full = 1};
     json_t *j;
 
     write_rec(&b, r, rec);

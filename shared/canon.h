@@ -1,5 +1,6 @@
 /* The canonical form of a configuration: JSON with every entity type in name order, entities
- * sorted by id, every field present (null when unset) in name order, map keys sorted, no
+ * sorted by id, fields in name order (a null field is left out when it has no default, since
+ * absent means null then), map keys sorted, no
  * insignificant whitespace, integers without a fraction. The same configuration gives the
  * same bytes on every node, so its SHA-256 is the config hash. Loading the canonical form
  * gives the same configuration back. */

@@ -80,6 +80,19 @@ gw_schema_prepare(struct gw_record *r)
 static int
 prepare_field(struct gw_field *f, const char *where)
 {
+    if (f->name) {
+        size_t n = strlen(f->name);
+        char *k = gw_arena_alloc(defaults_arena, n + 4);
+        if (k == NULL) {
+            return -1;
+        }
+        /* field names are plain identifiers: no escaping needed */
+        k[0] = '"';
+        memcpy(k + 1, f->name, n);
+        memcpy(k + 1 + n, "\":", 3);
+        f->key_json = k;
+        f->key_json_len = (uint32_t)n + 3;
+    }
     if (f->dflt) {
         json_error_t je;
         json_t *j = json_loads(f->dflt, JSON_DECODE_ANY, &je);

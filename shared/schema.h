@@ -83,8 +83,10 @@ struct gw_field {
     /* the same choice made from a validated record (for output) */
     struct gw_record *(*subschema_of)(const struct gw_record *r, const struct gw_val *rec);
 
-    /* filled by gw_schema_init() */
+    /* filled by gw_schema_prepare() */
     struct gw_val dflt_val;
+    const char *key_json; /* "\"name\":" for the canonical writer */
+    uint32_t key_json_len;
 };
 
 struct gw_record {
