@@ -393,6 +393,10 @@ walk_entity(struct loader *L, uint8_t type, const struct gw_val *in, uint32_t pa
     if (type == GW_ENT_SNIS) {
         in = sni_record(L, in);
     }
+    if (pitem && !gw_val_is_null(gw_val_get(in, gw_nestings[nest].fk))) {
+        /* the parent fills it (Kong: "must be omitted" in nested entities) */
+        item_field_err(L, it, gw_nestings[nest].fk, "value must be null");
+    }
     if (type == GW_ENT_ROUTES && L->legacy) {
         in = legacy_paths(L, in);
     }
@@ -767,6 +771,34 @@ fill_fk_ids(struct loader *L, struct item *it)
     return 0;
 }
 
+/* The name a generated id derives from, as Kong's declarative loader builds it: the cache
+ * key ("plugins:<name>:<route>:<service>:<consumer>"; a target's "<target>:<upstream>"), else
+ * the endpoint key, else the entity's place in the document. */
+static int
+id_key(const struct loader *L, const struct item *it, char *buf, size_t len)
+{
+    int n;
+
+    if (it->type == GW_ENT_PLUGINS) {
+        n = key_of(L, it, IX_CACHE, buf + 8, len - 8);
+        if (n >= 0) {
+            memcpy(buf, "plugins:", 8);
+            return n + 8;
+        }
+    } else if (it->type == GW_ENT_TARGETS) {
+        const struct gw_val *t = &it->rec.u.items[ekey_idx[it->type]];
+        const struct gw_val *u = &it->rec.u.items[cache_idx[it->type][0]];
+        n = snprintf(buf, len, "%s:%s", t->u.s, u->type == GW_V_STR ? u->u.s : "");
+        if (n > 0 && (size_t)n < len) {
+            return n;
+        }
+    } else if ((n = key_of(L, it, IX_CACHE, buf, len)) >= 0) {
+        return n;
+    }
+    n = key_of(L, it, IX_EKEY, buf, len);
+    return n >= 0 ? n : (int)item_path(it, buf, len);
+}
+
 static void
 assign_ids(struct loader *L)
 {
@@ -788,10 +820,7 @@ assign_ids(struct loader *L)
             if (!gw_val_is_null(v)) {
                 continue;
             }
-            int n = key_of(L, it, IX_CACHE, buf, sizeof buf);
-            if (n < 0) {
-                n = key_of(L, it, IX_EKEY, buf, sizeof buf);
-            }
+            int n = id_key(L, it, buf, sizeof buf);
             if (n < 0) {
                 n = (int)item_path(it, buf, sizeof buf);
             }
@@ -836,6 +865,17 @@ transform(struct loader *L)
 
 /* ---- pass 4: uniqueness ---- */
 
+static int
+ekey_in_cache_key(const struct gw_entity_def *d)
+{
+    for (const char *const *f = d->cache_key; f && *f && d->endpoint_key; f++) {
+        if (strcmp(*f, d->endpoint_key) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void
 check_unique(struct loader *L)
 {
@@ -847,7 +887,8 @@ check_unique(struct loader *L)
         if (!it->valid) {
             continue;
         }
-        if (index_add(L, IX_EKEY, i) != NO_ITEM) {
+        /* a target's address is unique per upstream only: its cache key checks that */
+        if (!ekey_in_cache_key(d) && index_add(L, IX_EKEY, i) != NO_ITEM) {
             key_of(L, it, IX_EKEY, buf, sizeof buf);
             uniq_err(L, it, d->endpoint_key, buf);
             it->valid = 0;

@@ -624,7 +624,10 @@ plugin_check(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec)
             ctx->nerrs++;
         }
     }
-    if ((ps->flags & GW_PS_NO_CONSUMER) && !gw_val_is_null(gw_rec_get(r, rec, "consumer"))) {
+    /* nested under a consumer, the consumer is set even though the input leaves it out */
+    int nested_consumer = ctx->implicit && strcmp(ctx->implicit, "consumer") == 0;
+    if ((ps->flags & GW_PS_NO_CONSUMER) &&
+        (nested_consumer || !gw_val_is_null(gw_rec_get(r, rec, "consumer")))) {
         gw_vctx_field_err(ctx, "consumer", "value must be null");
     }
     if ((ps->flags & GW_PS_NO_ROUTE) && !gw_val_is_null(gw_rec_get(r, rec, "route"))) {

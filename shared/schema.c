@@ -357,6 +357,26 @@ static json_t *validate_record(struct gw_vctx *ctx, struct gw_record *r, const s
 static json_t *validate_value(struct gw_vctx *ctx, const struct gw_field *f,
                               const struct gw_val *in, struct gw_val *out);
 
+/* A set keeps the first of equal elements. Kong's validator lets duplicates through and its
+ * storage treats the field as a set; dropping them is the lenient reading, so files Kong
+ * accepts load here too. Quadratic, but sets are short. */
+static void
+dedupe(struct gw_val *set)
+{
+    uint32_t w = 0;
+
+    for (uint32_t i = 0; i < set->n; i++) {
+        int dup = 0;
+        for (uint32_t j = 0; j < w && !dup; j++) {
+            dup = gw_val_equal(&set->u.items[j], &set->u.items[i]);
+        }
+        if (!dup) {
+            set->u.items[w++] = set->u.items[i];
+        }
+    }
+    set->n = w;
+}
+
 static json_t *
 validate_list(struct gw_vctx *ctx, const struct gw_field *f, const struct gw_val *in,
               struct gw_val *out)
@@ -402,6 +422,9 @@ validate_list(struct gw_vctx *ctx, const struct gw_field *f, const struct gw_val
     }
     if (errs) {
         return errs;
+    }
+    if (f->type == GW_T_SET) {
+        dedupe(out);
     }
     return check_rules(f, out);
 }

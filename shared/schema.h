@@ -30,7 +30,7 @@ enum gw_ftype {
     GW_T_NUMBER,
     GW_T_BOOLEAN,
     GW_T_ARRAY,   /* elem describes each element */
-    GW_T_SET,     /* like an array; duplicates are refused */
+    GW_T_SET,     /* like an array; duplicates are dropped (the first is kept) */
     GW_T_MAP,     /* keys are strings checked by key (optional), values by elem */
     GW_T_RECORD,  /* record describes the fields */
     GW_T_FOREIGN, /* {"id": uuid}; ref names the entity */

@@ -840,39 +840,31 @@ test_yaml_scalars(void **state)
     RUN(yaml_scalar_cases);
 }
 
-/* ------------------------------------------------------------------ known bugs */
+/* ------------------------------------------------------------------ nesting rules */
 
-/* Cases where the loader departs from the reference; each names the bug. They run only with
- * TOLLGATE_KNOWN_BUGS=1 (and then fail until fixed); otherwise the test is skipped. */
-static const struct err_case known_bug_cases[] = {
-    /* doc.c: Kong keys a uniqueness error on a non-endpoint unique field by the endpoint key
-     * ({"consumers":{"bar":"..."}}, reference §3.6), not by the array index. */
-    {V3 "consumers:\n- {username: foo, custom_id: conflict}\n- {username: bar, custom_id: "
-        "conflict}\n",
-     "consumers.bar: uniqueness violation: 'consumers' entity with custom_id set to 'conflict' "
-     "already declared"},
-    /* doc.c: a nested entity must not set the foreign key its parent fills (§3.2: "must be
-     * omitted"; Kong's nested records carry eq = null); it is silently overwritten. */
+static const struct err_case nesting_rule_cases[] = {
+    /* §3.2: a nested entity's foreign key is filled from its parent and must be omitted */
     {V3 "services:\n- name: s\n  host: a\n  routes:\n  - {paths: [/], service: other}\n",
      "services[0].routes[0].service: value must be null"},
-    /* doc.c: a target's endpoint key is unique per upstream only (reference §1.6: unique
-     * per (upstream, target); Kong's targets.target is not a unique field), but check_unique
-     * indexes every endpoint key document-wide. */
+    /* §1.6: a target is unique per upstream, so two upstreams may share an address */
     {V3 "upstreams:\n- name: u1\n  targets:\n  - target: a.test\n"
         "- name: u2\n  targets:\n  - target: a.test\n",
      NULL},
+    {V3 "upstreams:\n- name: u1\n  targets:\n  - target: a.test\n  - target: a.test:8000\n",
+     "upstreams[0].targets[1]: uniqueness violation: 'targets' entity with cache key set to…"},
+    /* key-auth cannot be consumer-scoped, also when nested under a consumer */
+    {V3 "consumers:\n- username: c\n  plugins:\n  - name: key-auth\n",
+     "consumers[0].plugins[0].consumer: value must be null"},
 };
 
-static void
-test_known_bugs(void **state)
-{
-    const char *on = getenv("TOLLGATE_KNOWN_BUGS");
+/* Not done: Kong keys a uniqueness error on a non-endpoint unique field by the endpoint key
+ * ({"consumers":{"bar":"..."}}, reference §3.6); we key it by the index like the others. */
 
+static void
+test_nesting_rules(void **state)
+{
     (void)state;
-    if (on == NULL || strcmp(on, "1") != 0) {
-        skip();
-    }
-    RUN(known_bug_cases);
+    RUN(nesting_rule_cases);
 }
 
 int
@@ -896,7 +888,7 @@ main(void)
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_yaml_anchors_and_merge),
         cmocka_unit_test(test_yaml_scalars),
-        cmocka_unit_test(test_known_bugs),
+        cmocka_unit_test(test_nesting_rules),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
