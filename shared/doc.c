@@ -519,21 +519,35 @@ walk_top(struct loader *L, const struct gw_val *doc)
 
 /* ---- indexes ---- */
 
+/* 8 bytes at a time, multiply-xorshift mixing: keys are ids and names of 10-40 bytes. */
 static uint32_t
 hash_bytes(const char *s, size_t n)
 {
-    uint32_t h = 2166136261u;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
 
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        s += 8, n -= 8;
     }
-    return h;
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, s, n);
+        h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    }
+    h ^= h >> 29;
+    h *= 0x9e3779b97f4a7c15ull;
+    return (uint32_t)(h >> 32);
 }
 
-/* The key of an item for an index, written to buf; returns its length, or -1 when the item
- * has no such key (a null unique field). */
+/* The key of an item for an index: *key points at it (a string of the record, or buf for
+ * composite keys); returns its length, or -1 when the item has no such key (a null unique
+ * field). */
 static int
-key_of(const struct loader *L, const struct item *it, int kind, char *buf, size_t len)
+key_ref(const struct loader *L, const struct item *it, int kind, char *buf, size_t len,
+        const char **key)
 {
     const struct gw_entity_def *d = &gw_entities[it->type];
     const struct gw_val *v = NULL;
@@ -573,18 +587,33 @@ key_of(const struct loader *L, const struct item *it, int kind, char *buf, size_
             off += n;
         }
         buf[off] = '\0';
+        *key = buf;
         return (int)off;
     }
     }
     if (v == NULL || v->type != GW_V_STR) {
         return -1;
     }
-    if (v->n >= len) {
+    *key = v->u.s;
+    return (int)v->n;
+}
+
+/* The same, copied into buf (NUL-terminated). */
+static int
+key_of(const struct loader *L, const struct item *it, int kind, char *buf, size_t len)
+{
+    const char *k;
+    int n = key_ref(L, it, kind, buf, len, &k);
+
+    if (n < 0 || k == buf) {
+        return n;
+    }
+    if ((size_t)n >= len) {
         return -1;
     }
-    memcpy(buf, v->u.s, v->n);
-    buf[v->n] = '\0';
-    return (int)v->n;
+    memcpy(buf, k, (size_t)n);
+    buf[n] = '\0';
+    return n;
 }
 
 /* Slots hold the key's hash in the high half and item index + 1 in the low half (0: empty),
@@ -630,8 +659,9 @@ index_find_h(const struct loader *L, int type, int kind, const char *key, size_t
             continue;
         }
         uint32_t item = (uint32_t)e - 1;
-        int m = key_of(L, &L->items[item], kind, buf, sizeof buf);
-        if (m == (int)n && memcmp(buf, key, n) == 0) {
+        const char *k;
+        int m = key_ref(L, &L->items[item], kind, buf, sizeof buf, &k);
+        if (m == (int)n && memcmp(k, key, n) == 0) {
             return item;
         }
     }
@@ -652,14 +682,15 @@ index_add(struct loader *L, int kind, uint32_t i)
     struct item *it = &L->items[i];
     struct index *ix = &L->ix[it->type][kind];
     char buf[1024];
-    int n = key_of(L, it, kind, buf, sizeof buf);
+    const char *key;
+    int n = key_ref(L, it, kind, buf, sizeof buf, &key);
     uint32_t h, hash;
 
     if (n < 0) {
         return NO_ITEM;
     }
-    hash = hash_bytes(buf, (size_t)n);
-    uint32_t prev = index_find_h(L, it->type, kind, buf, (size_t)n, hash);
+    hash = hash_bytes(key, (size_t)n);
+    uint32_t prev = index_find_h(L, it->type, kind, key, (size_t)n, hash);
     if (prev != NO_ITEM) {
         return prev;
     }
@@ -865,17 +896,6 @@ transform(struct loader *L)
 
 /* ---- pass 4: uniqueness ---- */
 
-static int
-ekey_in_cache_key(const struct gw_entity_def *d)
-{
-    for (const char *const *f = d->cache_key; f && *f && d->endpoint_key; f++) {
-        if (strcmp(*f, d->endpoint_key) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static void
 check_unique(struct loader *L)
 {
@@ -885,13 +905,6 @@ check_unique(struct loader *L)
         struct item *it = &L->items[i];
         const struct gw_entity_def *d = &gw_entities[it->type];
         if (!it->valid) {
-            continue;
-        }
-        /* a target's address is unique per upstream only: its cache key checks that */
-        if (!ekey_in_cache_key(d) && index_add(L, IX_EKEY, i) != NO_ITEM) {
-            key_of(L, it, IX_EKEY, buf, sizeof buf);
-            uniq_err(L, it, d->endpoint_key, buf);
-            it->valid = 0;
             continue;
         }
         for (int k = IX_UNIQ0; k <= IX_UNIQ1; k++) {
@@ -928,13 +941,33 @@ index_explicit_ids(struct loader *L)
     }
 }
 
+static int
+ekey_in_cache_key(const struct gw_entity_def *d)
+{
+    for (const char *const *f = d->cache_key; f && *f && d->endpoint_key; f++) {
+        if (strcmp(*f, d->endpoint_key) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Endpoint keys: indexed for references, and checked for uniqueness on the way (a target's
+ * address is unique per upstream only: its cache key checks that). */
 static void
 index_names(struct loader *L)
 {
+    char buf[1024];
+
     for (uint32_t i = 0; i < L->n; i++) {
-        if (L->items[i].valid) {
-            index_add(L, IX_EKEY, i);
+        struct item *it = &L->items[i];
+        const struct gw_entity_def *d = &gw_entities[it->type];
+        if (!it->valid || index_add(L, IX_EKEY, i) == NO_ITEM || ekey_in_cache_key(d)) {
+            continue;
         }
+        key_of(L, it, IX_EKEY, buf, sizeof buf);
+        uniq_err(L, it, d->endpoint_key, buf);
+        it->valid = 0;
     }
 }
 
@@ -1067,13 +1100,8 @@ loader_finish(struct loader *L, struct gw_config *cfg, const struct gw_val *doc,
     if (L->nerrs == 0) {
         assign_ids(L);
         transform(L);
-        /* endpoint keys were indexed for references; rebuild for the uniqueness pass */
-        for (int t = 0; t < GW_ENT__COUNT; t++) {
-            free(L->ix[t][IX_EKEY].slots);
-            memset(&L->ix[t][IX_EKEY], 0, sizeof L->ix[t][IX_EKEY]);
-        }
-        /* names before generated ids: two entities with one name also share a derived id,
-         * and the name is what the user wrote twice */
+        /* after the names (index_names): two entities with one name also share a derived
+         * id, and the name is what the user wrote twice */
         check_unique(L);
         index_generated_ids(L);
     }

@@ -50,9 +50,11 @@ gw_uuid_v5(const char *ns, const char *name, size_t n, char out[GW_UUID_LEN + 1]
     int j = 0;
     /* one context per thread, reused: a fresh one per id costs more than the hash */
     static _Thread_local EVP_MD_CTX *ctx;
+    static _Thread_local EVP_MD *sha1; /* fetched once: implicit fetches take a lock */
 
     if (ctx == NULL) {
         ctx = EVP_MD_CTX_new();
+        sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
     }
 
     for (int i = 0; ns[i] && j < 16; i++) {
@@ -62,7 +64,7 @@ gw_uuid_v5(const char *ns, const char *name, size_t n, char out[GW_UUID_LEN + 1]
         nsb[j++] = (unsigned char)(hexval(ns[i]) * 16 + hexval(ns[i + 1]));
         i++;
     }
-    EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
+    EVP_DigestInit_ex(ctx, sha1, NULL);
     EVP_DigestUpdate(ctx, nsb, 16);
     EVP_DigestUpdate(ctx, name, n);
     EVP_DigestFinal_ex(ctx, md, &mdlen);
