@@ -62,6 +62,13 @@ put(struct buf *b, const char *s, size_t n)
 
 #define PUTS(b, lit) put(b, lit, sizeof(lit) - 1)
 
+/* bytes that JSON strings must escape */
+static inline int
+needs_escape(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\';
+}
+
 static void
 put_str(struct buf *b, const char *s, size_t n)
 {
@@ -73,35 +80,40 @@ put_str(struct buf *b, const char *s, size_t n)
     }
     char *o = b->p + b->len;
     *o++ = '"';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *o++ = (char)c;
-            continue;
+    for (size_t i = 0; i < n;) {
+        /* copy the run of plain bytes at once */
+        size_t j = i;
+        while (j < n && !needs_escape((unsigned char)s[j])) {
+            j++;
         }
-        if (c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c < 0x20) {
-            switch (c) {
-            case '\n':
-                *o++ = '\\', *o++ = 'n';
-                break;
-            case '\r':
-                *o++ = '\\', *o++ = 'r';
-                break;
-            case '\t':
-                *o++ = '\\', *o++ = 't';
-                break;
-            default:
-                memcpy(o, "\\u00", 4);
-                o += 4;
-                *o++ = hex[c >> 4];
-                *o++ = hex[c & 15];
-            }
-        } else {
-            *o++ = (char)c;
+        memcpy(o, s + i, j - i);
+        o += j - i;
+        if (j == n) {
+            break;
         }
+        unsigned char c = (unsigned char)s[j];
+        *o++ = '\\';
+        switch (c) {
+        case '"':
+        case '\\':
+            *o++ = (char)c;
+            break;
+        case '\n':
+            *o++ = 'n';
+            break;
+        case '\r':
+            *o++ = 'r';
+            break;
+        case '\t':
+            *o++ = 't';
+            break;
+        default:
+            memcpy(o, "u00", 3);
+            o += 3;
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+        i = j + 1;
     }
     *o++ = '"';
     b->len = (size_t)(o - b->p);

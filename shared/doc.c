@@ -971,19 +971,20 @@ index_names(struct loader *L)
     }
 }
 
+/* A generated id can only collide with an explicit one: two generated ids are equal only
+ * when their keys are, and equal keys were reported as duplicate names or cache keys. So a
+ * lookup in the explicit ids is enough. */
 static void
 index_generated_ids(struct loader *L)
 {
-    char buf[64];
-
     for (uint32_t i = 0; i < L->n; i++) {
         struct item *it = &L->items[i];
         if (!it->valid || it->explicit_id) {
             continue;
         }
-        if (index_add(L, IX_ID, i) != NO_ITEM) {
-            key_of(L, it, IX_ID, buf, sizeof buf);
-            uniq_err(L, it, "primary key", buf);
+        const struct gw_val *id = &it->rec.u.items[id_idx[it->type]];
+        if (index_find(L, it->type, IX_ID, id->u.s, id->n) != NO_ITEM) {
+            uniq_err(L, it, "primary key", id->u.s);
             it->valid = 0;
         }
     }
