@@ -37,7 +37,25 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 LIBSHARED  := $(BUILD)/libtollgate-shared.a
 
 .PHONY: all deps test unit integration replay run bench fuzz clean format
-all: $(BUILD)/tollgate-dp $(BUILD)/tollgate-cp
+all: $(BUILD)/tollgate-dp $(BUILD)/tollgate-cp $(BUILD)/libtollgate-proto.a
+
+# keep intermediate objects (fuzz builds) between runs
+.SECONDARY:
+
+# ---- the cluster protocol: generated C lives in build/, never in git ----
+PROTO_SRC := $(wildcard proto/*.proto)
+PROTO_C   := $(PROTO_SRC:proto/%.proto=$(BUILD)/proto/%.pb-c.c)
+PROTO_OBJ := $(PROTO_C:%.c=%.o)
+
+$(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
+	@mkdir -p $(dir $@)
+	protoc-c --proto_path=proto --c_out=$(BUILD)/proto $<
+
+$(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
+	$(CC) $(CPPFLAGS) $(shell pkg-config --cflags libprotobuf-c) -I$(BUILD)/proto $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libtollgate-proto.a: $(PROTO_OBJ)
+	$(AR) rcs $@ $^
 
 deps:
 	@deploy/install-deps.sh
