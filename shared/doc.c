@@ -1198,7 +1198,28 @@ gw_doc_load(const char *buf, size_t len, enum gw_fmt fmt, struct gw_config **out
         return GW_DOC_ENOMEM;
     }
     EVP_Digest(buf, len, seed, &slen, EVP_sha256(), NULL);
-    if (gw_parse_detect(buf, len, fmt) == GW_FMT_JSON) {
+    int json = gw_parse_detect(buf, len, fmt) == GW_FMT_JSON;
+    if (loader_init(&L, &cfg, seed) < 0) {
+        loader_free(&L);
+        gw_config_free(cfg);
+        gw_arena_destroy(pa);
+        return GW_DOC_ENOMEM;
+    }
+    /* JSON is YAML too: libyaml streams it entity by entity, which jansson cannot. JSON that
+     * is not well-formed, or that libyaml refuses (surrogate escapes, keys over 1024 bytes),
+     * goes to jansson, which decides and gives the JSON-accurate error position. */
+    struct gw_parse_stream stream = {.want = stream_want, .element = stream_element, .ud = &L};
+    if ((json && !gw_parse_json_wellformed(buf, len)) ||
+        gw_parse_yaml_stream(pa, buf, len, &stream, &doc, perr) < 0) {
+        json_decref(L.errs);
+        L.errs = NULL;
+        loader_free(&L);
+        gw_config_free(cfg);
+        if (!json) {
+            gw_arena_destroy(pa);
+            return GW_DOC_EPARSE;
+        }
+        gw_arena_reset(pa);
         if (gw_parse_doc(pa, buf, len, GW_FMT_JSON, &doc, perr) < 0) {
             gw_arena_destroy(pa);
             return GW_DOC_EPARSE;
@@ -1206,20 +1227,6 @@ gw_doc_load(const char *buf, size_t len, enum gw_fmt fmt, struct gw_config **out
         rc = gw_doc_load_val(&doc, seed, out, errs);
         gw_arena_destroy(pa);
         return rc;
-    }
-    if (loader_init(&L, &cfg, seed) < 0) {
-        loader_free(&L);
-        gw_config_free(cfg);
-        gw_arena_destroy(pa);
-        return GW_DOC_ENOMEM;
-    }
-    struct gw_parse_stream stream = {.want = stream_want, .element = stream_element, .ud = &L};
-    if (gw_parse_yaml_stream(pa, buf, len, &stream, &doc, perr) < 0) {
-        json_decref(L.errs);
-        loader_free(&L);
-        gw_config_free(cfg);
-        gw_arena_destroy(pa);
-        return GW_DOC_EPARSE;
     }
     rc = loader_finish(&L, cfg, &doc, out, errs);
     gw_arena_destroy(pa);

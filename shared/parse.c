@@ -866,6 +866,183 @@ done:
     return rc;
 }
 
+/* ---- strict JSON syntax check (no allocation) ---- */
+
+static size_t
+skip_ws(const char *s, size_t n, size_t i)
+{
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) {
+        i++;
+    }
+    return i;
+}
+
+static int
+is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Returns the index after the string starting at s[i] == '"', or 0 when malformed. */
+static size_t
+json_string_end(const char *s, size_t n, size_t i)
+{
+    for (i++; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"') {
+            return i + 1;
+        }
+        if (c < 0x20) {
+            return 0;
+        }
+        if (c == '\\') {
+            if (++i >= n) {
+                return 0;
+            }
+            if (s[i] == 'u') {
+                for (int k = 1; k <= 4; k++) {
+                    char h = i + (size_t)k < n ? s[i + (size_t)k] : 0;
+                    if (!is_digit(h) && !((h | 0x20) >= 'a' && (h | 0x20) <= 'f')) {
+                        return 0;
+                    }
+                }
+                i += 4;
+            } else if (!strchr("\"\\/bfnrt", s[i]) || s[i] == '\0') {
+                return 0;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Returns the index after the number at s[i], or 0 when malformed (RFC 8259 grammar). */
+static size_t
+json_number_end(const char *s, size_t n, size_t i)
+{
+    if (i < n && s[i] == '-') {
+        i++;
+    }
+    if (i < n && s[i] == '0') {
+        i++;
+    } else if (i < n && is_digit(s[i])) {
+        while (i < n && is_digit(s[i])) {
+            i++;
+        }
+    } else {
+        return 0;
+    }
+    if (i < n && s[i] == '.') {
+        if (++i >= n || !is_digit(s[i])) {
+            return 0;
+        }
+        while (i < n && is_digit(s[i])) {
+            i++;
+        }
+    }
+    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+        if (++i < n && (s[i] == '+' || s[i] == '-')) {
+            i++;
+        }
+        if (i >= n || !is_digit(s[i])) {
+            return 0;
+        }
+        while (i < n && is_digit(s[i])) {
+            i++;
+        }
+    }
+    return i;
+}
+
+/* 1 when buf is one well-formed JSON text (RFC 8259) nested at most MAX_DEPTH deep. The
+ * streaming parser reads JSON through libyaml, which would also accept YAML-only forms
+ * (trailing commas, comments, single quotes); this keeps JSON input strict. */
+static int
+json_wellformed(const char *s, size_t n)
+{
+    enum { VALUE, ARR_FIRST, OBJ_FIRST, KEY, COLON, AFTER } st = VALUE;
+    char stack[MAX_DEPTH + 1];
+    int sp = 0;
+    size_t i = 0;
+
+    for (;;) {
+        i = skip_ws(s, n, i);
+        if (st == AFTER) {
+            if (sp == 0) {
+                return skip_ws(s, n, i) == n;
+            }
+            if (i >= n) {
+                return 0;
+            }
+            char close = stack[sp - 1] == '{' ? '}' : ']';
+            if (s[i] == close) {
+                sp--, i++;
+                continue;
+            }
+            if (s[i] != ',') {
+                return 0;
+            }
+            i++;
+            st = stack[sp - 1] == '{' ? KEY : VALUE;
+            continue;
+        }
+        if (i >= n) {
+            return 0;
+        }
+        char c = s[i];
+        if ((st == ARR_FIRST && c == ']') || (st == OBJ_FIRST && c == '}')) {
+            sp--, i++;
+            st = AFTER;
+            continue;
+        }
+        if (st == OBJ_FIRST || st == KEY) {
+            if (c != '"' || (i = json_string_end(s, n, i)) == 0) {
+                return 0;
+            }
+            st = COLON;
+            continue;
+        }
+        if (st == COLON) {
+            if (c != ':') {
+                return 0;
+            }
+            i++;
+            st = VALUE;
+            continue;
+        }
+        /* a value */
+        if (c == '{' || c == '[') {
+            if (sp == MAX_DEPTH) {
+                return 0;
+            }
+            stack[sp++] = c;
+            i++;
+            st = c == '{' ? OBJ_FIRST : ARR_FIRST;
+            continue;
+        }
+        if (c == '"') {
+            i = json_string_end(s, n, i);
+        } else if (c == '-' || is_digit(c)) {
+            i = json_number_end(s, n, i);
+        } else if (n - i >= 4 && (memcmp(s + i, "true", 4) == 0 || memcmp(s + i, "null", 4) == 0)) {
+            i += 4;
+        } else if (n - i >= 5 && memcmp(s + i, "false", 5) == 0) {
+            i += 5;
+        } else {
+            return 0;
+        }
+        if (i == 0) {
+            return 0;
+        }
+        st = AFTER;
+    }
+}
+
+int
+gw_parse_json_wellformed(const char *buf, size_t len)
+{
+    return json_wellformed(buf, len);
+}
+
 enum gw_fmt
 gw_parse_detect(const char *buf, size_t len, enum gw_fmt fmt)
 {

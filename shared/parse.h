@@ -42,6 +42,9 @@ int gw_parse_yaml_stream(struct gw_arena *a, const char *buf, size_t len,
                          const struct gw_parse_stream *stream, struct gw_val *out,
                          struct gw_parse_err *err);
 
+/* 1 when the text is one well-formed JSON value (RFC 8259, nesting bounded), else 0. */
+int gw_parse_json_wellformed(const char *buf, size_t len);
+
 /* The format gw_parse_doc would use for this text. */
 enum gw_fmt gw_parse_detect(const char *buf, size_t len, enum gw_fmt fmt);
 

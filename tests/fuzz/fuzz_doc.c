@@ -27,6 +27,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* the first byte picks the parser, so both get explored */
     enum gw_fmt fmt = size && data[0] == '{' ? GW_FMT_JSON : GW_FMT_YAML;
+    if (fmt == GW_FMT_JSON && gw_parse_json_wellformed((const char *)data, size)) {
+        /* what the strict check passes to libyaml must be JSON for jansson too */
+        json_error_t je;
+        json_t *j = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+        if (j == NULL && strstr(je.text, "nest") == NULL) {
+            fprintf(stderr, "well-formed check passed what jansson refuses: %s\n", je.text);
+            abort();
+        }
+        json_decref(j);
+    }
     int rc = gw_doc_load((const char *)data, size, fmt, &cfg, &errs, &perr);
     if (rc == GW_DOC_EINVALID) {
         char *msg = gw_errs_message(errs);
