@@ -813,7 +813,13 @@ parse_yaml(struct gw_arena *a, const char *buf, size_t len, const struct gw_pars
             return perr(err, 0, 0, "out of memory");
         }
     }
-    if (!yaml_parser_initialize(&p.parser)) {
+    /* the stacks exist from the start: "stack + base" is then never arithmetic on NULL */
+    p.vcap = p.kcap = 256;
+    p.vstack = malloc(p.vcap * sizeof *p.vstack);
+    p.kstack = malloc(p.kcap * sizeof *p.kstack);
+    if (p.vstack == NULL || p.kstack == NULL || !yaml_parser_initialize(&p.parser)) {
+        free(p.vstack);
+        free(p.kstack);
         gw_arena_destroy(p.elem_arena);
         return perr(err, 0, 0, "out of memory");
     }
