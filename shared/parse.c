@@ -434,17 +434,27 @@ vec_push(struct vec *v)
 /* Children of the open containers live on two parser-wide stacks (values of sequences,
  * pairs of mappings); a finished container copies its part into the arena and pops it.
  * One allocation pattern for the whole document instead of one vector per container. */
+/* Makes room for one more element of size elem in *stack; 0 or -1. */
+static int
+grow(struct yp *p, void **stack, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap) {
+        return 0;
+    }
+    void *d = realloc(*stack, *cap * 2 * elem);
+    if (d == NULL) {
+        return perr(p->err, 0, 0, "out of memory");
+    }
+    *stack = d;
+    *cap *= 2;
+    return 0;
+}
+
 static int
 push_val(struct yp *p, const struct gw_val *v)
 {
-    if (p->vn == p->vcap) {
-        size_t cap = p->vcap ? p->vcap * 2 : 256;
-        struct gw_val *d = realloc(p->vstack, cap * sizeof *d);
-        if (d == NULL) {
-            return perr(p->err, 0, 0, "out of memory");
-        }
-        p->vstack = d;
-        p->vcap = cap;
+    if (grow(p, (void **)&p->vstack, p->vn, &p->vcap, sizeof *v) < 0) {
+        return -1;
     }
     p->vstack[p->vn++] = *v;
     return 0;
@@ -453,14 +463,8 @@ push_val(struct yp *p, const struct gw_val *v)
 static int
 push_kv(struct yp *p, const struct gw_kv *kv)
 {
-    if (p->kn == p->kcap) {
-        size_t cap = p->kcap ? p->kcap * 2 : 256;
-        struct gw_kv *d = realloc(p->kstack, cap * sizeof *d);
-        if (d == NULL) {
-            return perr(p->err, 0, 0, "out of memory");
-        }
-        p->kstack = d;
-        p->kcap = cap;
+    if (grow(p, (void **)&p->kstack, p->kn, &p->kcap, sizeof *kv) < 0) {
+        return -1;
     }
     p->kstack[p->kn++] = *kv;
     return 0;
