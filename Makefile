@@ -26,13 +26,17 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 SHARED_SRC := $(wildcard shared/*.c shared/plugins/*.c)
 DP_SRC     := $(wildcard dp/*.c)
 CP_SRC     := $(wildcard cp/*.c)
-UNIT_SRC   := $(wildcard tests/unit/*/*_test.c)
+UNIT_SRC   := $(wildcard tests/unit/shared/*_test.c)
+UNIT_DP_SRC := $(wildcard tests/unit/dp/*_test.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/obj/%.o)
 DP_OBJ     := $(DP_SRC:%.c=$(BUILD)/obj/%.o)
 CP_OBJ     := $(CP_SRC:%.c=$(BUILD)/obj/%.o)
-UNIT_BIN   := $(UNIT_SRC:tests/unit/%_test.c=$(BUILD)/tests/%_test)
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%_test.c=$(BUILD)/tests/%_test) \
+              $(UNIT_DP_SRC:tests/unit/%_test.c=$(BUILD)/tests/%_test)
+DP_LIB_OBJ := $(filter-out $(BUILD)/obj/dp/main.o,$(DP_OBJ))
+LIBDP      := $(BUILD)/libtollgate-dp.a
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 LIBSHARED  := $(BUILD)/libtollgate-shared.a
 
@@ -62,14 +66,18 @@ deps:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Idp $(CFLAGS) -c $< -o $@
 
 $(LIBSHARED): $(SHARED_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILD)/tollgate-dp: $(DP_OBJ) $(LIBSHARED)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+$(LIBDP): $(DP_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/tollgate-dp: $(BUILD)/obj/dp/main.o $(LIBDP) $(LIBSHARED)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lev -lpthread -lm
 
 $(BUILD)/tollgate-cp: $(CP_OBJ) $(LIBSHARED)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
@@ -80,11 +88,16 @@ $(BUILD)/tests/%_test: tests/unit/%_test.c $(LIBSHARED)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Itests/unit $(CFLAGS) -o $@ $< $(LIBSHARED) \
 	    $(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka) -lm
 
-# each fuzz target is also built as a plain program that replays its corpus (make test)
-$(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIBSHARED)
+$(BUILD)/tests/dp/%_test: tests/unit/dp/%_test.c $(LIBDP) $(LIBSHARED)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared $(CFLAGS) -o $@ $< tests/fuzz/replay_main.c \
-	    $(LIBSHARED) $(LDFLAGS) $(PKG_LIBS) -lm
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Idp -Itests/unit $(CFLAGS) -o $@ $< $(LIBDP) \
+	    $(LIBSHARED) $(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka) -lev -lpthread -lm
+
+# each fuzz target is also built as a plain program that replays its corpus (make test)
+$(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIBDP) $(LIBSHARED)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Idp $(CFLAGS) -o $@ $< tests/fuzz/replay_main.c \
+	    $(LIBDP) $(LIBSHARED) $(LDFLAGS) $(PKG_LIBS) -lev -lpthread -lm
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -116,16 +129,17 @@ $(BUILD)/tollgate-bench-load: tests/bench/bench_load.c $(LIBSHARED)
 FUZZ_BUILD := build/fuzz
 FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 FUZZ_SECONDS ?= 60
-FUZZ_SHARED_OBJ := $(SHARED_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_SHARED_OBJ := $(SHARED_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) \
+                   $(filter-out $(FUZZ_BUILD)/obj/dp/main.o,$(DP_SRC:%.c=$(FUZZ_BUILD)/obj/%.o))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	clang -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(PKG_CFLAGS) -Ishared $(FUZZ_CFLAGS) -c $< -o $@
+	clang -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(PKG_CFLAGS) -Ishared -Idp $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SHARED_OBJ)
-	clang -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(PKG_CFLAGS) -Ishared $(FUZZ_CFLAGS) \
-	    -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lm
+	clang -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(PKG_CFLAGS) -Ishared -Idp $(FUZZ_CFLAGS) \
+	    -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lev -lpthread -lm
 
 fuzz: deps $(FUZZ_BIN)
 	@set -e; for t in $(FUZZ_BIN); do \
