@@ -42,6 +42,10 @@ static const struct {
     {"# comment\n{}", 0},
     {"[1] // c", 0},
     {"{\"a\":1}}", 0},
+    {"[\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"]", 1}, /* UTF-8: 2, 3 and 4 bytes */
+    {"[\"\xef\"]", 0},                                      /* truncated sequence */
+    {"[\"\xc0\xaf\"]", 0},                                  /* overlong */
+    {"[\"\xed\xa0\x80\"]", 0},                              /* surrogate */
 };
 
 static void
