@@ -1,24 +1,316 @@
-/* tollgate-dp: the data plane. This file parses the command line (named after kong.conf
- * keys) and starts the requested mode. */
+/* tollgate-dp: the data plane. Options are named after kong.conf keys (flag --proxy-listen,
+ * environment TOLLGATE_PROXY_LISTEN, line "proxy_listen = ..." in --conf FILE; flags win
+ * over the environment over the file over defaults). The main thread owns configuration:
+ * it loads and compiles snapshots, publishes them to the workers, serves /status and
+ * handles signals (SIGHUP reloads the declarative file, SIGTERM/SIGINT drain and exit). */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <ev.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "doc_cli.h"
 #include "model.h"
+#include "snapshot.h"
+#include "status.h"
 #include "version.h"
+#include "worker.h"
+
+struct opts {
+    const char *check;
+    const char *decl;
+    const char *access_log;
+    struct gw_listen status[GW_MAX_LISTENERS];
+    int nstatus;
+    int nproxy_given, nstatus_given;
+};
+
+static struct opts o;
+static struct gw_snapshot *current;
+static uint64_t version;
 
 static void
 usage(FILE *f)
 {
-    fprintf(f, "usage: tollgate-dp --check FILE\n"
-               "       tollgate-dp --declarative-config FILE [--proxy-listen ADDR:PORT]...\n"
-               "       tollgate-dp --version\n"
-               "\n"
-               "  --check FILE               validate a declarative file (kong.yml or JSON),\n"
-               "                             print every error with its path; exit 1 if invalid\n"
-               "  --declarative-config FILE  run a standalone data plane from FILE\n");
+    fprintf(f,
+            "usage: tollgate-dp --check FILE\n"
+            "       tollgate-dp --declarative-config FILE [options]\n"
+            "       tollgate-dp --version\n"
+            "\n"
+            "  --check FILE               validate a declarative file (kong.yml or JSON) and\n"
+            "                             print every error with its path; exit 1 if invalid\n"
+            "  --declarative-config FILE  run a standalone data plane from FILE\n"
+            "  --proxy-listen ADDR:PORT   proxy listener (repeatable; default 0.0.0.0:8000)\n"
+            "  --status-listen ADDR:PORT  /status listener (repeatable; default 127.0.0.1:8100)\n"
+            "  --workers N                worker threads (default: number of cores)\n"
+            "  --access-log PATH|off      combined-format access log (default off)\n"
+            "  --conf FILE                kong.conf-style file: key = value\n"
+            "Each option may also come from the environment: TOLLGATE_PROXY_LISTEN, ...\n");
+}
+
+/* "ADDR:PORT" or "[v6]:PORT"; a trailing " ssl" marks TLS (not served yet). */
+static int
+parse_listen(const char *text, struct gw_listen *l)
+{
+    char host[64];
+    const char *colon;
+    int port;
+
+    memset(l, 0, sizeof *l);
+    snprintf(l->text, sizeof l->text, "%s", text);
+    if (text[0] == '[') {
+        const char *end = strchr(text, ']');
+        if (end == NULL || end[1] != ':') {
+            return -1;
+        }
+        snprintf(host, sizeof host, "%.*s", (int)(end - text - 1), text + 1);
+        colon = end + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL) {
+            return -1;
+        }
+        snprintf(host, sizeof host, "%.*s", (int)(colon - text), text);
+    }
+    char *endp;
+    port = (int)strtol(colon + 1, &endp, 10);
+    if (port <= 0 || port > 65535 || (*endp && strcmp(endp, " ssl") != 0)) {
+        return -1;
+    }
+    l->ssl = *endp != '\0';
+    l->port = port;
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&l->addr;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&l->addr;
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        l->addrlen = sizeof *a4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        l->addrlen = sizeof *a6;
+        return 0;
+    }
+    return -1;
+}
+
+/* One option by its kong.conf key; from the file, the environment or a flag. */
+static int
+set_option(const char *key, const char *val, int *nproxy_src)
+{
+    if (strcmp(key, "declarative_config") == 0) {
+        o.decl = strdup(val);
+    } else if (strcmp(key, "proxy_listen") == 0 || strcmp(key, "status_listen") == 0) {
+        int proxy = key[0] == 'p';
+        /* kong.conf lists several addresses separated by commas */
+        char *copy = strdup(val), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            while (isspace((unsigned char)*t)) {
+                t++;
+            }
+            int *n = proxy ? &gw_opts.nlisten : &o.nstatus;
+            struct gw_listen *arr = proxy ? gw_opts.listens : o.status;
+            if (*n >= GW_MAX_LISTENERS || parse_listen(t, &arr[*n]) < 0) {
+                fprintf(stderr, "tollgate-dp: bad %s '%s': expected ADDR:PORT\n", key, t);
+                free(copy);
+                return -1;
+            }
+            (*n)++;
+        }
+        free(copy);
+        (void)nproxy_src;
+    } else if (strcmp(key, "nginx_worker_processes") == 0 || strcmp(key, "workers") == 0) {
+        gw_opts.workers = atoi(val);
+    } else if (strcmp(key, "proxy_access_log") == 0 || strcmp(key, "access_log") == 0) {
+        o.access_log = strdup(val);
+    } else {
+        fprintf(stderr, "tollgate-dp: unknown option '%s'\n", key);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+load_conf_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024];
+
+    if (f == NULL) {
+        fprintf(stderr, "tollgate-dp: cannot read %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        char *hash = strchr(line, '#'), *eq = strchr(line, '=');
+        if (hash) {
+            *hash = '\0';
+        }
+        if (eq == NULL) {
+            continue;
+        }
+        *eq = '\0';
+        char *k = line, *v = eq + 1;
+        while (isspace((unsigned char)*k)) {
+            k++;
+        }
+        for (char *e = k + strlen(k); e > k && isspace((unsigned char)e[-1]);) {
+            *--e = '\0';
+        }
+        while (isspace((unsigned char)*v)) {
+            v++;
+        }
+        for (char *e = v + strlen(v); e > v && isspace((unsigned char)e[-1]);) {
+            *--e = '\0';
+        }
+        if (*k && set_option(k, v, NULL) < 0) {
+            fclose(f);
+            return -1;
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+static struct gw_snapshot *
+load_snapshot(const char *path)
+{
+    size_t len;
+    char *buf = gw_read_file(path, &len);
+    struct gw_config *cfg;
+    struct gw_parse_err perr;
+    json_t *errs = NULL;
+    char err[256];
+
+    if (buf == NULL) {
+        fprintf(stderr, "tollgate-dp: cannot read %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    int rc = gw_doc_load(buf, len, gw_fmt_for_path(path), &cfg, &errs, &perr);
+    free(buf);
+    if (rc == GW_DOC_EPARSE) {
+        fprintf(stderr, "tollgate-dp: %s:%d:%d: %s\n", path, perr.line, perr.column, perr.msg);
+        return NULL;
+    }
+    if (rc == GW_DOC_EINVALID) {
+        gw_doc_print_errors(errs, stderr);
+        json_decref(errs);
+        fprintf(stderr, "tollgate-dp: %s: invalid declarative configuration\n", path);
+        return NULL;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "tollgate-dp: %s: out of memory\n", path);
+        return NULL;
+    }
+    struct gw_snapshot *s = gw_snapshot_build(cfg, ++version, err, sizeof err);
+    if (s == NULL) {
+        fprintf(stderr, "tollgate-dp: %s: %s\n", path, err);
+    }
+    return s;
+}
+
+static void
+on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop, (void)w, (void)revents;
+    struct gw_snapshot *s = load_snapshot(o.decl);
+    if (s == NULL) {
+        fprintf(stderr, "tollgate-dp: reload refused; still serving config version %llu\n",
+                (unsigned long long)current->version);
+        return;
+    }
+    gw_workers_publish(s);
+    gw_snapshot_unref(current);
+    current = s;
+    gw_status_set_config(s->cfg->hash, s->version);
+    fprintf(stderr, "tollgate-dp: reloaded %s: version %llu hash %s\n", o.decl,
+            (unsigned long long)s->version, s->cfg->hash);
+}
+
+static void
+on_term(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)w, (void)revents;
+    fprintf(stderr, "tollgate-dp: draining and exiting\n");
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static int
+run(void)
+{
+    struct ev_loop *loop = ev_default_loop(0);
+    static ev_signal hup, term, intr;
+    sigset_t block, old;
+
+    if (gw_opts.nlisten == 0) {
+        parse_listen("0.0.0.0:8000", &gw_opts.listens[gw_opts.nlisten++]);
+    }
+    if (o.nstatus == 0) {
+        parse_listen("127.0.0.1:8100", &o.status[o.nstatus++]);
+    }
+    if (gw_opts.workers <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        gw_opts.workers = n > 0 ? (int)n : 1;
+    }
+    for (int i = 0; i < gw_opts.nlisten; i++) {
+        if (gw_opts.listens[i].ssl) {
+            fprintf(stderr, "tollgate-dp: TLS listeners are not supported yet (%s)\n",
+                    gw_opts.listens[i].text);
+            return 1;
+        }
+    }
+    if (o.access_log && strcmp(o.access_log, "off") != 0) {
+        gw_opts.access_log = fopen(o.access_log, "a");
+        if (gw_opts.access_log == NULL) {
+            fprintf(stderr, "tollgate-dp: cannot open %s: %s\n", o.access_log, strerror(errno));
+            return 1;
+        }
+        setvbuf(gw_opts.access_log, NULL, _IOLBF, 0);
+    }
+    current = load_snapshot(o.decl);
+    if (current == NULL) {
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    /* workers inherit a mask without the signals the main loop handles */
+    sigemptyset(&block);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    if (gw_workers_start(current) < 0) {
+        return 1;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (gw_status_start(loop, o.status, o.nstatus) < 0) {
+        return 1;
+    }
+    gw_status_set_config(current->cfg->hash, current->version);
+    ev_signal_init(&hup, on_hup, SIGHUP);
+    ev_signal_init(&term, on_term, SIGTERM);
+    ev_signal_init(&intr, on_term, SIGINT);
+    ev_signal_start(loop, &hup);
+    ev_signal_start(loop, &term);
+    ev_signal_start(loop, &intr);
+    for (int i = 0; i < gw_opts.nlisten; i++) {
+        fprintf(stderr, "tollgate-dp: proxy listening on %s\n", gw_opts.listens[i].text);
+    }
+    for (int i = 0; i < o.nstatus; i++) {
+        fprintf(stderr, "tollgate-dp: status on http://%s/status\n", o.status[i].text);
+    }
+    fprintf(stderr, "tollgate-dp: %d workers, config %s version %llu hash %s\n", gw_nworkers,
+            o.decl, (unsigned long long)current->version, current->cfg->hash);
+    ev_run(loop, 0);
+    gw_workers_stop(30);
+    gw_snapshot_unref(current);
+    return 0;
 }
 
 int
@@ -27,29 +319,90 @@ main(int argc, char **argv)
     static const struct option opts[] = {
         {"check", required_argument, NULL, 'c'},
         {"declarative-config", required_argument, NULL, 'd'},
+        {"proxy-listen", required_argument, NULL, 'p'},
+        {"status-listen", required_argument, NULL, 's'},
+        {"workers", required_argument, NULL, 'w'},
+        {"access-log", required_argument, NULL, 'a'},
+        {"conf", required_argument, NULL, 'f'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *check = NULL, *decl = NULL;
+    static const char *const env_keys[] = {"declarative_config", "proxy_listen", "status_listen",
+                                           "workers", "access_log", NULL};
+    const char *conf = getenv("TOLLGATE_CONF");
     int c;
 
+    /* first pass: --conf and the informational flags */
     while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c':
-            check = optarg;
-            break;
-        case 'd':
-            decl = optarg;
-            break;
-        case 'V':
+        if (c == 'f') {
+            conf = optarg;
+        } else if (c == 'V') {
             printf("%s\n", GW_PRODUCT);
             return 0;
-        case 'h':
+        } else if (c == 'h') {
             usage(stdout);
             return 0;
-        default:
+        } else if (c == '?') {
             usage(stderr);
+            return 2;
+        }
+    }
+    if (conf && load_conf_file(conf) < 0) {
+        return 2;
+    }
+    /* then the environment, then flags; a listener list from a later source replaces the
+     * earlier one */
+    for (const char *const *k = env_keys; *k; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "TOLLGATE_%s", *k);
+        for (char *p = name; *p; p++) {
+            *p = (char)toupper((unsigned char)*p);
+        }
+        const char *v = getenv(name);
+        if (v && *v) {
+            if (strcmp(*k, "proxy_listen") == 0) {
+                gw_opts.nlisten = 0;
+            } else if (strcmp(*k, "status_listen") == 0) {
+                o.nstatus = 0;
+            }
+            if (set_option(*k, v, NULL) < 0) {
+                return 2;
+            }
+        }
+    }
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case 'c':
+            o.check = optarg;
+            break;
+        case 'd':
+            rc = set_option("declarative_config", optarg, NULL);
+            break;
+        case 'p':
+            if (o.nproxy_given++ == 0) {
+                gw_opts.nlisten = 0;
+            }
+            rc = set_option("proxy_listen", optarg, NULL);
+            break;
+        case 's':
+            if (o.nstatus_given++ == 0) {
+                o.nstatus = 0;
+            }
+            rc = set_option("status_listen", optarg, NULL);
+            break;
+        case 'w':
+            rc = set_option("workers", optarg, NULL);
+            break;
+        case 'a':
+            rc = set_option("access_log", optarg, NULL);
+            break;
+        default:
+            break;
+        }
+        if (rc < 0) {
             return 2;
         }
     }
@@ -57,14 +410,11 @@ main(int argc, char **argv)
         fprintf(stderr, "tollgate-dp: schema initialisation failed\n");
         return 1;
     }
-    if (check) {
-        return gw_doc_check_file(check, stdout, stderr);
+    if (o.check) {
+        return gw_doc_check_file(o.check, stdout, stderr);
     }
-    if (decl) {
-        /* TODO(#3): the proxy. Until then the file is validated and reported. */
-        fprintf(stderr, "tollgate-dp: the proxy is not built yet (issue #3); validating %s\n",
-                decl);
-        return gw_doc_check_file(decl, stdout, stderr);
+    if (o.decl) {
+        return run();
     }
     usage(stderr);
     return 2;

@@ -30,22 +30,27 @@ struct gw_route_in {
 
 #define GW_ROUTER_MAX_CAPTURES 16
 
+/* captures[i] is group i + 1 of the regex that matched (Kong's uri_captures[i + 1]); a named
+ * group also has its name (Kong's uri_captures[name]). */
 struct gw_route_capture {
-    struct gw_str name; /* .p == NULL for a numbered group */
-    struct gw_str value;
+    struct gw_str name;  /* .p == NULL for a group without a name */
+    struct gw_str value; /* points into the request path; .p == NULL when the group is unset */
 };
 
 struct gw_route_match {
     const struct gw_val *route;   /* a GW_V_REC of the config's routes */
     const struct gw_val *service; /* its service; NULL when the route has none (503) */
     uint32_t route_idx;           /* index in cfg->sets[GW_ENT_ROUTES] */
-    size_t prefix_len;            /* bytes of the path matched: the prefix, or the regex match */
-    unsigned ncaptures;           /* regex routes: group 0 excluded */
+    size_t prefix_len;            /* bytes of the path matched: the prefix, or the regex match's
+                                     length; 1 (the leading '/') for a route without paths */
+    unsigned ncaptures;           /* regex routes: groups 1..n, at most GW_ROUTER_MAX_CAPTURES */
     struct gw_route_capture captures[GW_ROUTER_MAX_CAPTURES];
 };
 
-/* Builds the router of a validated config (routes whose service is disabled are left out).
- * NULL on failure with a message in err. The router refers to cfg's records: free it first. */
+/* Builds the router of a validated config. Left out, as Kong leaves them out: routes whose
+ * service is disabled, stream routes (no http/https/grpc/grpcs protocol), and routes with a
+ * regex (path or "~*" header value) PCRE2 cannot compile. NULL on failure (out of memory) with
+ * a message in err. The router refers to cfg's records: free it first. Any thread. */
 struct gw_router *gw_router_build(const struct gw_config *cfg, char *err, size_t errlen);
 void gw_router_free(struct gw_router *r);
 
@@ -53,9 +58,10 @@ void gw_router_free(struct gw_router *r);
 int gw_router_match(const struct gw_router *r, const struct gw_route_in *in,
                     struct gw_route_match *m);
 
-/* Kong's request-path normalization (§4.1): %XX of unreserved characters decoded, other
- * escapes upper-cased, "." and ".." segments resolved, "//" merged. out has room for n bytes.
- * Returns the length, or -1 for a malformed escape (the request gets 400). */
+/* Kong's request-path normalization (§4.1, kong/tools/uri.lua): %XX decoded unless it is a
+ * reserved character (!*'();:@&=+$,/?%#[]), whose escape stays with upper-case hex; then
+ * "." and ".." segments resolved and "//" merged. out has room for n bytes (in and out must
+ * not overlap). Returns the length, or -1 for a malformed escape or %00 (nginx answers 400). */
 ssize_t gw_router_normalize_path(const char *in, size_t n, char *out);
 
 /* The upstream path for path_handling v0 (§4.6) from the matched route, the normalized

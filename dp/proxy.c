@@ -1,0 +1,1597 @@
+/* The request state machine: client head -> route -> upstream connect -> request head and
+ * body -> response head -> response body -> keep-alive or close. One client connection
+ * carries one request at a time; pipelined requests wait in its input buffer. Everything a
+ * request allocates comes from its arena, freed in one go when it ends; the snapshot it
+ * started with stays referenced until then.
+ *
+ * Every event calls step(), which advances the state as far as the sockets allow and then
+ * arms exactly the watchers and the timer that the blocked state needs. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "http1.h"
+#include "router.h"
+#include "schema.h"
+#include "upstream.h"
+#include "version.h"
+#include "worker.h"
+
+#define IN_CAP        (16 * 1024)
+#define IN_MAX        (48 * 1024) /* head limit (32 KiB) plus room for body reads */
+#define RBUF_CAP      (16 * 1024)
+#define VIA_TOKEN     "1.1 " GW_PRODUCT
+
+enum state {
+    S_HEAD = 0,   /* reading the client's request head */
+    S_CONNECT,    /* connecting to a target */
+    S_SEND_HEAD,  /* writing the request head upstream */
+    S_SEND_BODY,  /* streaming the request body upstream */
+    S_RESP_HEAD,  /* reading the response head */
+    S_RESP_BODY,  /* streaming the response to the client */
+    S_LOCAL,      /* writing a response made here */
+    S_DONE,
+};
+
+enum framing {
+    F_NONE = 0,
+    F_LENGTH,
+    F_CHUNKED,
+    F_EOF, /* responses: until the upstream closes */
+};
+
+struct req {
+    struct gw_arena *arena;
+    struct gw_snapshot *snap;
+    size_t head_len;
+    size_t pos; /* client input consumed so far (absolute offset in c->in) */
+    const struct gw_route_info *ri;
+    struct gw_service *svc;
+    const struct gw_target *target;
+    struct gw_upconn *up;
+    int up_reused;
+    uint32_t tries;
+    char id[33];
+    ev_tstamp t_start, t_upstream, t_first_byte;
+    /* request body, client -> upstream */
+    enum framing bk;
+    int64_t body_left;
+    struct gw_chunked bch;
+    size_t body_pending; /* scanned body bytes at c->in + pos not yet written */
+    int body_done, body_started;
+    /* request head for the upstream */
+    char *uh;
+    size_t uh_len, uh_off;
+    /* response */
+    struct gw_http_head rh;
+    enum framing rk;
+    int64_t resp_left;
+    struct gw_chunked rch;
+    size_t r_off, r_len;  /* unconsumed bytes in c->rbuf */
+    size_t resp_pending;  /* scanned response bytes at rbuf + r_off not yet written */
+    int resp_done, up_close;
+    char *ch;             /* response head (or whole local response) for the client */
+    size_t ch_len, ch_off;
+    int status;
+    uint64_t bytes_out;
+    struct gw_http_head h; /* last: req_begin clears what comes before it */
+};
+
+struct client {
+    struct gw_worker *w;
+    int fd;
+    ev_io io;
+    ev_io uio; /* the upstream socket while a request uses one */
+    ev_timer timer;
+    const struct gw_listen *l;
+    char peer[INET6_ADDRSTRLEN];
+    int peer_port;
+    char *in;
+    size_t in_len, in_cap, in_off; /* request bytes live in [in_off, in_len) */
+    char *rbuf;
+    struct gw_arena *arena; /* the connection's; each request resets it (blocks are kept) */
+    enum state state;
+    int close_after;
+    uint32_t nreq;
+    struct req r;
+    struct client *prev, *next; /* worker's list, for shutdown */
+};
+
+static void step(struct client *c);
+static void client_close(struct client *c);
+
+/* ------------------------------------------------------------------ small helpers */
+
+static uint64_t
+mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+/* 32 hex characters, unique per request: a per-thread random seed and a counter, mixed. */
+static void
+request_id(char out[33])
+{
+    static _Thread_local uint64_t seed, counter;
+    static const char hex[] = "0123456789abcdef";
+
+    if (seed == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)pthread_self());
+    }
+    uint64_t a = mix64(seed + ++counter), b = mix64(a ^ seed);
+    for (int i = 0; i < 16; i++) {
+        out[i] = hex[(a >> (i * 4)) & 15];
+        out[16 + i] = hex[(b >> (i * 4)) & 15];
+    }
+    out[32] = '\0';
+}
+
+struct sbuf {
+    struct gw_arena *a;
+    char *p;
+    size_t len, cap;
+};
+
+static void
+sb_reserve(struct sbuf *b, size_t n)
+{
+    if (b->len + n <= b->cap) {
+        return;
+    }
+    size_t cap = b->cap ? b->cap * 2 : 1024;
+    while (cap < b->len + n) {
+        cap *= 2;
+    }
+    char *p = gw_arena_alloc(b->a, cap);
+    if (p && b->len) {
+        memcpy(p, b->p, b->len);
+    }
+    b->p = p;
+    b->cap = p ? cap : 0;
+    if (p == NULL) {
+        b->len = 0;
+    }
+}
+
+static void
+sb_put(struct sbuf *b, const char *s, size_t n)
+{
+    sb_reserve(b, n);
+    if (b->p) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+    }
+}
+
+static void
+sb_str(struct sbuf *b, struct gw_str s)
+{
+    sb_put(b, s.p, s.n);
+}
+
+#define SB_LIT(b, lit) sb_put(b, lit, sizeof(lit) - 1)
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    char tmp[512];
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        sb_put(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    }
+}
+
+static void
+sb_header(struct sbuf *b, const char *name, struct gw_str value)
+{
+    sb_put(b, name, strlen(name));
+    SB_LIT(b, ": ");
+    sb_str(b, value);
+    SB_LIT(b, "\r\n");
+}
+
+static const struct gw_http_header *
+header(const struct gw_http_head *h, const char *name)
+{
+    for (unsigned i = 0; i < h->nheaders; i++) {
+        if (gw_str_caseeqz(h->headers[i].name, name)) {
+            return &h->headers[i];
+        }
+    }
+    return NULL;
+}
+
+static const char *
+reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 426: return "Upgrade Required";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}
+
+/* Kong's default messages for error responses (kong/pdk/response.lua, error handler). */
+static const char *
+default_message(int status)
+{
+    switch (status) {
+    case 400: return "Bad request";
+    case 404: return "Not found";
+    case 408: return "Request timeout";
+    case 411: return "Length required";
+    case 413: return "Payload too large";
+    case 414: return "URI too long";
+    case 431: return "Request header fields too large";
+    case 500: return "An unexpected error occurred";
+    case 502: return "An invalid response was received from the upstream server";
+    case 503: return "The upstream server is currently unavailable";
+    case 504: return "The upstream server is timing out";
+    default: return NULL;
+    }
+}
+
+enum fmt { FMT_JSON, FMT_PLAIN, FMT_HTML, FMT_XML };
+
+/* Kong's error template choice: the Accept entry with the highest q that maps to a known
+ * type, else the request's Content-Type, else the default. */
+static enum fmt
+negotiate(const struct gw_http_head *h, enum fmt dflt)
+{
+    const struct gw_http_header *acc = h ? header(h, "accept") : NULL;
+    const struct gw_http_header *ct = h ? header(h, "content-type") : NULL;
+    enum fmt best = dflt;
+    double bestq = -1;
+    struct gw_str v;
+
+    if (acc) {
+        v = acc->value;
+        size_t i = 0;
+        while (i < v.n) {
+            size_t start = i;
+            while (i < v.n && v.p[i] != ',') {
+                i++;
+            }
+            struct gw_str item = {v.p + start, i - start};
+            i++;
+            while (item.n && (*item.p == ' ' || *item.p == '\t')) {
+                item.p++, item.n--;
+            }
+            size_t tl = 0;
+            while (tl < item.n && item.p[tl] != ';' && item.p[tl] != ' ') {
+                tl++;
+            }
+            struct gw_str type = {item.p, tl};
+            double q = 1;
+            const char *qp = memmem(item.p, item.n, "q=", 2);
+            if (qp) {
+                q = strtod(qp + 2, NULL);
+            }
+            enum fmt f;
+            if (gw_str_caseeqz(type, "*/*")) {
+                f = dflt; /* curl's default: the response's own default format */
+            } else if (gw_str_caseeqz(type, "application/json") ||
+                       gw_str_caseeqz(type, "application/*")) {
+                f = FMT_JSON;
+            } else if (gw_str_caseeqz(type, "text/html")) {
+                f = FMT_HTML;
+            } else if (gw_str_caseeqz(type, "application/xml") || gw_str_caseeqz(type, "text/xml")) {
+                f = FMT_XML;
+            } else if (gw_str_caseeqz(type, "text/plain") || gw_str_caseeqz(type, "text/*")) {
+                f = FMT_PLAIN;
+            } else {
+                continue;
+            }
+            if (q > bestq) {
+                bestq = q;
+                best = f;
+            }
+        }
+        if (bestq >= 0) {
+            return best;
+        }
+    }
+    if (ct && dflt == FMT_PLAIN) {
+        v = ct->value;
+        if (v.n >= 16 && strncasecmp(v.p, "application/json", 16) == 0) {
+            return FMT_JSON;
+        }
+        if (v.n >= 9 && strncasecmp(v.p, "text/html", 9) == 0) {
+            return FMT_HTML;
+        }
+        if (v.n >= 15 && strncasecmp(v.p, "application/xml", 15) == 0) {
+            return FMT_XML;
+        }
+    }
+    return dflt;
+}
+
+/* ------------------------------------------------------------------ local responses */
+
+static double
+ms_since(struct client *c, ev_tstamp t)
+{
+    return (ev_now(c->w->loop) - t) * 1000.0;
+}
+
+/* A response made by the gateway: Kong's error templates, headers and connection handling.
+ * dflt is the format when the client expresses no preference. */
+static void
+respond_error_x(struct client *c, int status, const char *msg, enum fmt dflt, const char *extra);
+
+static void
+respond_error(struct client *c, int status, const char *msg, enum fmt dflt)
+{
+    respond_error_x(c, status, msg, dflt, NULL);
+}
+
+/* extra: header lines (each ending in CRLF) added to the response, or NULL. */
+static void
+respond_error_x(struct client *c, int status, const char *msg, enum fmt dflt, const char *extra)
+{
+    struct req *r = &c->r;
+    struct sbuf b = {.a = r->arena};
+    struct sbuf body = {.a = r->arena};
+    const struct gw_http_head *h = r->head_len ? &r->h : NULL;
+    enum fmt f = negotiate(h, dflt);
+    const char *ctype;
+
+    if (msg == NULL) {
+        msg = default_message(status);
+    }
+    if (msg == NULL) {
+        static _Thread_local char tmp[64];
+        snprintf(tmp, sizeof tmp, "The upstream server responded with %d", status);
+        msg = tmp;
+    }
+    switch (f) {
+    case FMT_JSON:
+        sb_printf(&body, "{\n  \"message\":\"%s\",\n  \"request_id\":\"%s\"\n}", msg, r->id);
+        ctype = "application/json; charset=utf-8";
+        break;
+    case FMT_HTML:
+        sb_printf(&body,
+                  "<!doctype html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>Error</title>\n"
+                  "</head>\n<body>\n<h1>Error</h1>\n<p>%s.</p>\n<p>request_id: %s</p>\n</body>\n"
+                  "</html>\n",
+                  msg, r->id);
+        ctype = "text/html; charset=utf-8";
+        break;
+    case FMT_XML:
+        sb_printf(&body,
+                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<error>\n  <message>%s</message>\n"
+                  "  <requestid>%s</requestid>\n</error>\n",
+                  msg, r->id);
+        ctype = "application/xml; charset=utf-8";
+        break;
+    default:
+        sb_printf(&body, "%s\nrequest_id: %s\n", msg, r->id);
+        ctype = "text/plain; charset=utf-8";
+        break;
+    }
+    r->status = status;
+    sb_printf(&b, "HTTP/1.1 %d %s\r\n", status, reason(status));
+    sb_printf(&b, "Content-Type: %s\r\nContent-Length: %zu\r\n", ctype, body.len);
+    SB_LIT(&b, "Server: " GW_PRODUCT "\r\n");
+    sb_printf(&b, "X-Kong-Response-Latency: %.0f\r\nX-Kong-Request-Id: %s\r\n",
+              ms_since(c, r->t_start), r->id);
+    if (extra) {
+        sb_put(&b, extra, strlen(extra));
+    } else if (c->close_after) {
+        SB_LIT(&b, "Connection: close\r\n");
+    }
+    SB_LIT(&b, "\r\n");
+    if (!(h && gw_str_eqz(h->method, "HEAD"))) {
+        sb_put(&b, body.p, body.len);
+    }
+    r->ch = b.p;
+    r->ch_len = b.p ? b.len : 0;
+    r->ch_off = 0;
+    c->state = S_LOCAL;
+}
+
+/* ------------------------------------------------------------------ request setup */
+
+static void
+req_begin(struct client *c)
+{
+    struct req *r = &c->r;
+
+    /* the head may already be parsed into r->h */
+    memset(r, 0, offsetof(struct req, h));
+    if (c->arena == NULL) {
+        c->arena = gw_arena_create(8192);
+    }
+    r->arena = c->arena;
+    r->t_start = ev_now(c->w->loop);
+    request_id(r->id);
+    if (r->arena == NULL) {
+        return;
+    }
+    r->snap = gw_snapshot_ref(c->w->snap);
+    gw_arena_on_destroy(r->arena, gw_snapshot_unref_cb, r->snap);
+}
+
+/* Host without the port; IPv6 literals keep their brackets removed. */
+static struct gw_str
+host_only(struct gw_str host)
+{
+    if (host.n && host.p[0] == '[') {
+        const char *end = memchr(host.p, ']', host.n);
+        return end ? (struct gw_str){host.p + 1, (size_t)(end - host.p - 1)} : host;
+    }
+    const char *colon = memchr(host.p, ':', host.n);
+    return colon ? (struct gw_str){host.p, (size_t)(colon - host.p)} : host;
+}
+
+/* Bytes that may go into a request-target unescaped (Kong §4.6). */
+static int
+path_safe(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           strchr("!#$&'()*+,/:;=?@[]-_.~%", ch) != NULL;
+}
+
+static void
+put_escaped_path(struct sbuf *b, const char *p, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        if (ch && path_safe(ch)) {
+            sb_put(b, (const char *)&ch, 1);
+        } else {
+            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+            sb_put(b, e, 3);
+        }
+    }
+}
+
+/* Headers not forwarded as they came: hop-by-hop ones (RFC 9110 7.6.1) and those we set. */
+static int
+skip_request_header(const struct gw_http_head *h, struct gw_str name)
+{
+    static const char *const skip[] = {
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
+        "host", "x-real-ip", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host",
+        "x-forwarded-port", "x-forwarded-path", "x-forwarded-prefix", "via", "expect",
+        "x-kong-request-id", NULL};
+
+    for (const char *const *s = skip; *s; s++) {
+        if (gw_str_caseeqz(name, *s)) {
+            return 1;
+        }
+    }
+    /* headers listed in Connection are hop-by-hop too */
+    const struct gw_http_header *conn = header(h, "connection");
+    if (conn) {
+        struct gw_str v = conn->value;
+        size_t i = 0;
+        while (i < v.n) {
+            size_t st = i;
+            while (i < v.n && v.p[i] != ',') {
+                i++;
+            }
+            struct gw_str tok = {v.p + st, i - st};
+            while (tok.n && (tok.p[0] == ' ' || tok.p[0] == '\t')) {
+                tok.p++, tok.n--;
+            }
+            while (tok.n && (tok.p[tok.n - 1] == ' ' || tok.p[tok.n - 1] == '\t')) {
+                tok.n--;
+            }
+            if (gw_str_caseeq(tok, name)) {
+                return 1;
+            }
+            i++;
+        }
+    }
+    return 0;
+}
+
+static int
+is_websocket(const struct gw_http_head *h)
+{
+    return h->conn_upgrade && gw_str_caseeqz(h->upgrade, "websocket");
+}
+
+/* The request head for the upstream (Kong §4.6, §4.7). */
+static int
+build_upstream_head(struct client *c, const struct gw_route_match *m, struct gw_str norm)
+{
+    struct req *r = &c->r;
+    struct gw_service *svc = r->svc;
+    struct sbuf b = {.a = r->arena};
+    char *up = gw_arena_alloc(r->arena, norm.n + svc->path.n + 2);
+    ssize_t upn;
+
+    if (up == NULL) {
+        return -1;
+    }
+    upn = gw_router_upstream_path(m, norm, svc->path, up, norm.n + svc->path.n + 2);
+    if (upn < 0) {
+        return -1;
+    }
+    sb_reserve(&b, 512 + r->head_len);
+    sb_str(&b, r->h.method);
+    SB_LIT(&b, " ");
+    put_escaped_path(&b, up, (size_t)upn);
+    if (r->h.query.p) {
+        SB_LIT(&b, "?");
+        sb_str(&b, r->h.query);
+    }
+    SB_LIT(&b, " HTTP/1.1\r\n");
+
+    /* Host: preserve_host, else the upstream's host_header, else the service host with a
+     * non-default port */
+    if (r->ri->preserve_host && r->h.host.p) {
+        sb_header(&b, "Host", r->h.host);
+    } else if (svc->host_header.n) {
+        sb_header(&b, "Host", svc->host_header);
+    } else {
+        const char *name = r->target->name;
+        const char *colon = strrchr(name, ':');
+        struct gw_str hh = svc->via_upstream ? (struct gw_str){name, (size_t)(colon - name)}
+                                             : svc->host;
+        int port = svc->via_upstream ? atoi(colon + 1) : svc->port;
+        SB_LIT(&b, "Host: ");
+        sb_str(&b, hh);
+        if (port != (svc->https ? 443 : 80)) {
+            sb_printf(&b, ":%d", port);
+        }
+        SB_LIT(&b, "\r\n");
+    }
+    for (unsigned i = 0; i < r->h.nheaders; i++) {
+        const struct gw_http_header *hd = &r->h.headers[i];
+        if (skip_request_header(&r->h, hd->name)) {
+            continue;
+        }
+        sb_str(&b, hd->name);
+        SB_LIT(&b, ": ");
+        sb_str(&b, hd->value);
+        SB_LIT(&b, "\r\n");
+    }
+    if (is_websocket(&r->h)) {
+        SB_LIT(&b, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
+    }
+    sb_printf(&b, "X-Real-IP: %s\r\n", c->peer);
+    const struct gw_http_header *xff = header(&r->h, "x-forwarded-for");
+    if (xff) {
+        SB_LIT(&b, "X-Forwarded-For: ");
+        sb_str(&b, xff->value);
+        sb_printf(&b, ", %s\r\n", c->peer);
+    } else {
+        sb_printf(&b, "X-Forwarded-For: %s\r\n", c->peer);
+    }
+    sb_printf(&b, "X-Forwarded-Proto: %s\r\n", c->l->ssl ? "https" : "http");
+    if (r->h.host.p) {
+        struct gw_str ho = host_only(r->h.host);
+        SB_LIT(&b, "X-Forwarded-Host: ");
+        for (size_t i = 0; i < ho.n; i++) {
+            char ch = ho.p[i] >= 'A' && ho.p[i] <= 'Z' ? (char)(ho.p[i] + 32) : ho.p[i];
+            sb_put(&b, &ch, 1);
+        }
+        SB_LIT(&b, "\r\n");
+    }
+    sb_printf(&b, "X-Forwarded-Port: %d\r\n", c->l->port);
+    sb_header(&b, "X-Forwarded-Path", r->h.path);
+    if (r->ri->strip_path && m->prefix_len > 0 &&
+        !(m->prefix_len == 1 && norm.p[0] == '/')) {
+        sb_header(&b, "X-Forwarded-Prefix", (struct gw_str){norm.p, m->prefix_len});
+    }
+    const struct gw_http_header *via = header(&r->h, "via");
+    if (via) {
+        SB_LIT(&b, "Via: ");
+        sb_str(&b, via->value);
+        SB_LIT(&b, ", " VIA_TOKEN "\r\n");
+    } else {
+        SB_LIT(&b, "Via: " VIA_TOKEN "\r\n");
+    }
+    sb_printf(&b, "X-Kong-Request-Id: %s\r\n\r\n", r->id);
+    if (b.p == NULL) {
+        return -1;
+    }
+    r->uh = b.p;
+    r->uh_len = b.len;
+    r->uh_off = 0;
+    return 0;
+}
+
+/* Routes the parsed head and prepares the upstream request, or a local response. */
+static void
+req_route(struct client *c)
+{
+    struct req *r = &c->r;
+    struct gw_snapshot *s = r->snap;
+    struct gw_route_in in = {0};
+    struct gw_route_match m;
+    char *norm;
+    ssize_t nn;
+
+    atomic_fetch_add(&c->w->stats.requests, 1);
+    if (r->h.chunked) {
+        r->bk = F_CHUNKED;
+    } else if (r->h.content_length > 0) {
+        r->bk = F_LENGTH;
+        r->body_left = r->h.content_length;
+    }
+    if (r->h.conn_close || (r->h.minor == 0 && !r->h.conn_keep_alive)) {
+        c->close_after = 1;
+    }
+    if (gw_opts.client_max_body_size > 0 && r->h.content_length > gw_opts.client_max_body_size) {
+        c->close_after = 1;
+        respond_error(c, 413, NULL, FMT_PLAIN);
+        return;
+    }
+    norm = gw_arena_alloc(r->arena, r->h.path.n + 1);
+    nn = norm ? gw_router_normalize_path(r->h.path.p, r->h.path.n, norm) : -1;
+    if (nn < 0) {
+        c->close_after = 1;
+        respond_error(c, 400, NULL, FMT_PLAIN);
+        return;
+    }
+    in.method = r->h.method;
+    in.host = r->h.host.p ? host_only(r->h.host) : GW_STR_NULL;
+    in.path = (struct gw_str){norm, (size_t)nn};
+    in.port = c->l->port;
+    in.https = c->l->ssl;
+    in.headers = r->h.headers;
+    in.nheaders = r->h.nheaders;
+    /* a local answer leaves any request body unread on the socket: close after it */
+    if (!gw_router_match(s->router, &in, &m)) {
+        c->close_after |= r->bk != F_NONE;
+        respond_error(c, 404, "no Route matched with those values", FMT_JSON);
+        return;
+    }
+    r->ri = &s->routes[m.route_idx];
+    if (r->ri->https_only && !c->l->ssl) {
+        c->close_after |= r->bk != F_NONE;
+        if (r->ri->redirect_status == 426) {
+            respond_error_x(c, 426, "Please use HTTPS protocol", FMT_JSON,
+                            "Connection: Upgrade\r\nUpgrade: TLS/1.2, HTTP/1.1\r\n");
+            c->close_after = 1;
+            return;
+        }
+        struct sbuf b = {.a = r->arena};
+        r->status = r->ri->redirect_status;
+        sb_printf(&b, "HTTP/1.1 %d %s\r\nLocation: https://", r->status, reason(r->status));
+        sb_str(&b, in.host);
+        sb_str(&b, r->h.target);
+        SB_LIT(&b, "\r\nContent-Length: 0\r\nServer: " GW_PRODUCT "\r\n");
+        sb_printf(&b, "X-Kong-Request-Id: %s\r\n\r\n", r->id);
+        r->ch = b.p;
+        r->ch_len = b.p ? b.len : 0;
+        c->state = S_LOCAL;
+        return;
+    }
+    r->svc = r->ri->service;
+    if (r->svc == NULL) {
+        c->close_after |= r->bk != F_NONE;
+        respond_error(c, 503, "no Service found with those values", FMT_JSON);
+        return;
+    }
+    if (r->svc->nwheel == 0) {
+        c->close_after |= r->bk != F_NONE;
+        respond_error(c, 503, r->svc->resolve_error[0] ? r->svc->resolve_error : NULL, FMT_JSON);
+        return;
+    }
+    r->target = gw_balance(c->w, s, r->svc, NULL);
+    if (build_upstream_head(c, &m, in.path) < 0) {
+        c->close_after = 1;
+        respond_error(c, 500, NULL, FMT_PLAIN);
+        return;
+    }
+    if (r->h.expect_continue && r->bk != F_NONE) {
+        /* answered here; the Expect header is not forwarded */
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof cont - 1)) {
+            c->close_after = 1;
+        }
+    }
+    r->t_upstream = ev_now(c->w->loop);
+    c->state = S_CONNECT;
+}
+
+/* ------------------------------------------------------------------ watchers */
+
+static void
+arm(struct client *c, int cev, int uev, double timeout)
+{
+    struct ev_loop *loop = c->w->loop;
+
+    if ((c->io.events & (EV_READ | EV_WRITE)) != cev || !ev_is_active(&c->io)) {
+        ev_io_stop(loop, &c->io);
+        if (cev) {
+            ev_io_set(&c->io, c->fd, cev);
+            ev_io_start(loop, &c->io);
+        }
+    }
+    if (c->r.up) {
+        if ((c->uio.events & (EV_READ | EV_WRITE)) != uev || !ev_is_active(&c->uio) ||
+            c->uio.fd != c->r.up->fd) {
+            ev_io_stop(loop, &c->uio);
+            if (uev) {
+                ev_io_set(&c->uio, c->r.up->fd, uev);
+                ev_io_start(loop, &c->uio);
+            }
+        }
+    } else {
+        ev_io_stop(loop, &c->uio);
+    }
+    ev_timer_stop(loop, &c->timer);
+    if (timeout > 0) {
+        ev_timer_set(&c->timer, timeout, 0);
+        ev_timer_start(loop, &c->timer);
+    }
+}
+
+static void
+up_release(struct client *c, int reusable)
+{
+    struct req *r = &c->r;
+
+    if (r->up == NULL) {
+        return;
+    }
+    ev_io_stop(c->w->loop, &c->uio);
+    if (reusable) {
+        r->up->requests++;
+        gw_pool_put(c->w->pool, r->up);
+    } else {
+        gw_upconn_close(r->up);
+    }
+    r->up = NULL;
+}
+
+/* A try failed before the response head arrived: retry on another target when Kong would
+ * (connection errors and timeouts, retries left, the body not consumed), else answer. */
+static void
+try_failed(struct client *c, int status)
+{
+    struct req *r = &c->r;
+
+    up_release(c, 0);
+    if (r->tries < r->svc->retries && !r->body_started) {
+        r->tries++;
+        r->target = gw_balance(c->w, r->snap, r->svc, r->target);
+        r->uh_off = 0;
+        c->state = S_CONNECT;
+        return;
+    }
+    c->close_after |= r->bk != F_NONE && !r->body_done;
+    respond_error(c, status, NULL, FMT_PLAIN);
+}
+
+/* ------------------------------------------------------------------ response head */
+
+static int
+skip_response_header(struct gw_str name, int upgrade)
+{
+    static const char *const skip[] = {"connection", "keep-alive", "proxy-connection",
+                                       "te", "trailer", "via", NULL};
+
+    for (const char *const *s = skip; *s; s++) {
+        if (gw_str_caseeqz(name, *s)) {
+            return 1;
+        }
+    }
+    return !upgrade && gw_str_caseeqz(name, "upgrade");
+}
+
+static int
+build_client_head(struct client *c)
+{
+    struct req *r = &c->r;
+    struct gw_http_head *rh = &r->rh;
+    struct sbuf b = {.a = r->arena};
+    int upgrade = rh->status == 101;
+    int server = 0;
+
+    sb_reserve(&b, 512);
+    sb_printf(&b, "HTTP/1.1 %d ", rh->status);
+    sb_str(&b, rh->reason);
+    SB_LIT(&b, "\r\n");
+    for (unsigned i = 0; i < rh->nheaders; i++) {
+        const struct gw_http_header *hd = &rh->headers[i];
+        if (skip_response_header(hd->name, upgrade)) {
+            continue;
+        }
+        server |= gw_str_caseeqz(hd->name, "server");
+        sb_str(&b, hd->name);
+        SB_LIT(&b, ": ");
+        sb_str(&b, hd->value);
+        SB_LIT(&b, "\r\n");
+    }
+    if (!server) {
+        SB_LIT(&b, "Server: " GW_PRODUCT "\r\n");
+    }
+    const struct gw_http_header *via = header(rh, "via");
+    if (via) {
+        SB_LIT(&b, "Via: ");
+        sb_str(&b, via->value);
+        SB_LIT(&b, ", " VIA_TOKEN "\r\n");
+    } else {
+        SB_LIT(&b, "Via: " VIA_TOKEN "\r\n");
+    }
+    sb_printf(&b, "X-Kong-Upstream-Latency: %.0f\r\nX-Kong-Proxy-Latency: %.0f\r\n",
+              (r->t_first_byte - r->t_upstream) * 1000.0, (r->t_upstream - r->t_start) * 1000.0);
+    sb_printf(&b, "X-Kong-Request-Id: %s\r\n", r->id);
+    if (upgrade) {
+        SB_LIT(&b, "Connection: upgrade\r\n");
+    } else if (c->close_after) {
+        SB_LIT(&b, "Connection: close\r\n");
+    } else if (r->h.minor == 0) {
+        SB_LIT(&b, "Connection: keep-alive\r\n");
+    }
+    SB_LIT(&b, "\r\n");
+    if (b.p == NULL) {
+        return -1;
+    }
+    r->ch = b.p;
+    r->ch_len = b.len;
+    r->ch_off = 0;
+    return 0;
+}
+
+/* The response head is in: decide framing and prepare the client's head. */
+static int
+resp_head_done(struct client *c, size_t head_len)
+{
+    struct req *r = &c->r;
+    struct gw_http_head *rh = &r->rh;
+
+    r->r_off += head_len;
+    r->status = rh->status;
+    if (rh->status == 101) {
+        r->rk = F_EOF; /* a tunnel from here on: bytes both ways until one side closes */
+        c->close_after = 1;
+    } else if (!gw_http1_response_has_body(r->h.method, rh->status)) {
+        r->rk = F_NONE;
+    } else if (rh->chunked) {
+        r->rk = F_CHUNKED;
+    } else if (rh->content_length >= 0) {
+        r->rk = rh->content_length ? F_LENGTH : F_NONE;
+        r->resp_left = rh->content_length;
+    } else {
+        r->rk = F_EOF;
+        c->close_after = 1; /* the client learns the end by the close */
+    }
+    r->up_close = rh->conn_close || (rh->minor == 0 && !rh->conn_keep_alive) || r->rk == F_EOF;
+    r->resp_done = r->rk == F_NONE;
+    return build_client_head(c);
+}
+
+/* ------------------------------------------------------------------ request end */
+
+static void
+access_log(struct client *c)
+{
+    struct req *r = &c->r;
+    FILE *f = gw_opts.access_log;
+
+    if (f == NULL || r->head_len == 0) {
+        return;
+    }
+    char date[64];
+    time_t now = (time_t)ev_now(c->w->loop);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+    const struct gw_http_header *ua = header(&r->h, "user-agent");
+    const struct gw_http_header *ref = header(&r->h, "referer");
+    /* combined format; one fprintf per line keeps lines whole across worker threads */
+    fprintf(f, "%s - - [%s] \"%.*s %.*s HTTP/1.%d\" %d %llu \"%.*s\" \"%.*s\"\n", c->peer, date,
+            (int)r->h.method.n, r->h.method.p, (int)r->h.target.n, r->h.target.p, r->h.minor,
+            r->status, (unsigned long long)r->bytes_out, ref ? (int)ref->value.n : 1,
+            ref ? ref->value.p : "-", ua ? (int)ua->value.n : 1, ua ? ua->value.p : "-");
+}
+
+static void
+req_end(struct client *c)
+{
+    struct req *r = &c->r;
+
+    up_release(c, r->resp_done && !r->up_close && r->body_done);
+    access_log(c);
+    gw_arena_reset(r->arena); /* also drops the snapshot reference */
+    r->arena = NULL;
+    c->nreq++;
+    if (c->close_after || atomic_load(&c->w->stopping)) {
+        client_close(c);
+        return;
+    }
+    /* pipelined bytes move to the front */
+    size_t left = c->in_len - r->pos;
+    memmove(c->in, c->in + r->pos, left);
+    c->in_len = left;
+    c->in_off = 0;
+    r->head_len = 0;
+    r->pos = 0;
+    c->state = S_HEAD;
+    step(c);
+}
+
+/* ------------------------------------------------------------------ I/O states */
+
+static ssize_t
+client_read(struct client *c, size_t at)
+{
+    ssize_t n;
+
+    if (at >= c->in_cap) {
+        size_t cap = c->in_cap * 2 > IN_MAX ? IN_MAX : c->in_cap * 2;
+        if (cap <= at) {
+            return -2; /* full */
+        }
+        char *p = realloc(c->in, cap);
+        if (p == NULL) {
+            return -1;
+        }
+        /* the head's strings point into the old buffer: rebase them */
+        if (p != c->in && c->r.head_len) {
+            ptrdiff_t d = p - c->in;
+            struct gw_http_head *h = &c->r.h;
+            struct gw_str *fields[] = {&h->method, &h->target, &h->path, &h->query,
+                                       &h->reason, &h->host, &h->upgrade};
+            for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+                if (fields[i]->p) {
+                    fields[i]->p += d;
+                }
+            }
+            for (unsigned i = 0; i < h->nheaders; i++) {
+                h->headers[i].name.p += d;
+                h->headers[i].value.p += d;
+            }
+        }
+        c->in = p;
+        c->in_cap = cap;
+    }
+    do {
+        n = recv(c->fd, c->in + at, c->in_cap - at, 0);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+/* S_HEAD: returns 1 to keep stepping, 0 when waiting. */
+static int
+do_head(struct client *c)
+{
+    struct req *r = &c->r;
+
+    for (;;) {
+        if (c->in_len > c->in_off) {
+            int rc = gw_http1_parse_request(c->in + c->in_off, c->in_len - c->in_off,
+                                            &gw_http_default_limits, &r->h);
+            if (rc > 0) {
+                if (r->arena == NULL) {
+                    req_begin(c);
+                }
+                if (r->arena == NULL) {
+                    client_close(c);
+                    return 0;
+                }
+                r->head_len = (size_t)rc;
+                r->pos = c->in_off + (size_t)rc;
+                req_route(c);
+                return 1;
+            }
+            if (rc < 0) {
+                if (r->arena == NULL) {
+                    req_begin(c);
+                }
+                if (r->arena == NULL) {
+                    client_close(c);
+                    return 0;
+                }
+                c->close_after = 1;
+                respond_error(c, -rc, NULL, FMT_PLAIN);
+                return 1;
+            }
+        }
+        ssize_t n = client_read(c, c->in_len);
+        if (n > 0) {
+            c->in_len += (size_t)n;
+            continue;
+        }
+        if (n == 0 || (n == -1 && errno != EAGAIN)) {
+            client_close(c); /* the client went away between requests */
+            return 0;
+        }
+        if (n == -2) {
+            /* cannot happen with the parser's limits below the buffer size */
+            c->close_after = 1;
+            if (r->arena == NULL) {
+                req_begin(c);
+            }
+            respond_error(c, 431, NULL, FMT_PLAIN);
+            return 1;
+        }
+        double t = c->in_len > c->in_off || c->nreq == 0 ? gw_opts.client_header_timeout
+                                                          : gw_opts.keepalive_timeout;
+        arm(c, EV_READ, 0, t);
+        return 0;
+    }
+}
+
+static int
+do_connect(struct client *c)
+{
+    struct req *r = &c->r;
+
+    if (r->up == NULL) {
+        r->up = gw_pool_get(c->w->pool, r->target);
+        r->up_reused = r->up != NULL;
+        if (r->up) {
+            c->state = S_SEND_HEAD;
+            return 1;
+        }
+        r->up = gw_upconn_connect(c->w, r->target);
+        if (r->up == NULL) {
+            try_failed(c, 502);
+            return 1;
+        }
+        arm(c, 0, EV_WRITE, r->svc->connect_timeout_ms / 1000.0);
+        return 0;
+    }
+    /* writable: the connect finished, one way or the other */
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(r->up->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
+        try_failed(c, 502);
+        return 1;
+    }
+    c->state = S_SEND_HEAD;
+    return 1;
+}
+
+static int
+do_send_head(struct client *c)
+{
+    struct req *r = &c->r;
+
+    while (r->uh_off < r->uh_len) {
+        ssize_t n = send(r->up->fd, r->uh + r->uh_off, r->uh_len - r->uh_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            r->uh_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            arm(c, 0, EV_WRITE, r->svc->write_timeout_ms / 1000.0);
+            return 0;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        try_failed(c, 502);
+        return 1;
+    }
+    r->body_done = r->bk == F_NONE;
+    c->state = r->body_done ? S_RESP_HEAD : S_SEND_BODY;
+    return 1;
+}
+
+static int
+do_send_body(struct client *c)
+{
+    struct req *r = &c->r;
+
+    for (;;) {
+        if (r->body_pending == 0 && !r->body_done) {
+            size_t avail = c->in_len - r->pos;
+            if (avail) {
+                if (r->bk == F_LENGTH) {
+                    r->body_pending = (size_t)(r->body_left < (int64_t)avail ? r->body_left
+                                                                             : (int64_t)avail);
+                    r->body_left -= (int64_t)r->body_pending;
+                    r->body_done = r->body_left == 0;
+                } else {
+                    int done = 0;
+                    ssize_t k = gw_chunked_scan(&r->bch, c->in + r->pos, avail, &done);
+                    if (k < 0) {
+                        c->close_after = 1;
+                        up_release(c, 0);
+                        respond_error(c, 400, NULL, FMT_PLAIN);
+                        return 1;
+                    }
+                    r->body_pending = (size_t)k;
+                    r->body_done = done;
+                }
+            } else {
+                /* read more of the body behind the head (the head must stay put) */
+                size_t base = c->in_off + r->head_len;
+                if (r->pos == c->in_len) {
+                    c->in_len = r->pos = base;
+                }
+                ssize_t n = client_read(c, c->in_len);
+                if (n > 0) {
+                    c->in_len += (size_t)n;
+                    continue;
+                }
+                if (n < 0 && errno == EAGAIN) {
+                    arm(c, EV_READ, 0, gw_opts.client_body_timeout);
+                    return 0;
+                }
+                client_close(c); /* client gone mid-body */
+                return 0;
+            }
+        }
+        while (r->body_pending) {
+            ssize_t n = send(r->up->fd, c->in + r->pos, r->body_pending, MSG_NOSIGNAL);
+            if (n > 0) {
+                r->pos += (size_t)n;
+                r->body_pending -= (size_t)n;
+                r->body_started = 1;
+                continue;
+            }
+            if (n < 0 && errno == EAGAIN) {
+                arm(c, 0, EV_WRITE, r->svc->write_timeout_ms / 1000.0);
+                return 0;
+            }
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            try_failed(c, 502);
+            return 1;
+        }
+        if (r->body_done) {
+            c->state = S_RESP_HEAD;
+            return 1;
+        }
+    }
+}
+
+static int
+do_resp_head(struct client *c)
+{
+    struct req *r = &c->r;
+
+    for (;;) {
+        if (r->r_len > r->r_off) {
+            int rc = gw_http1_parse_response(c->rbuf + r->r_off, r->r_len - r->r_off,
+                                             &gw_http_default_limits, &r->rh);
+            if (rc > 0 && r->rh.status >= 100 && r->rh.status < 200 && r->rh.status != 101) {
+                r->r_off += (size_t)rc; /* interim response: skip it */
+                continue;
+            }
+            if (rc > 0) {
+                if (r->t_first_byte == 0) {
+                    r->t_first_byte = ev_now(c->w->loop);
+                }
+                if (resp_head_done(c, (size_t)rc) < 0) {
+                    c->close_after = 1;
+                    up_release(c, 0);
+                    respond_error(c, 500, NULL, FMT_PLAIN);
+                    return 1;
+                }
+                c->state = S_RESP_BODY;
+                return 1;
+            }
+            if (rc < 0) {
+                up_release(c, 0);
+                c->close_after |= !r->body_done;
+                respond_error(c, 502, NULL, FMT_PLAIN);
+                return 1;
+            }
+        }
+        if (r->r_off == r->r_len) {
+            r->r_off = r->r_len = 0;
+        } else if (r->r_off) {
+            memmove(c->rbuf, c->rbuf + r->r_off, r->r_len - r->r_off);
+            r->r_len -= r->r_off;
+            r->r_off = 0;
+        }
+        if (r->r_len == RBUF_CAP) {
+            up_release(c, 0);
+            respond_error(c, 502, NULL, FMT_PLAIN);
+            return 1;
+        }
+        ssize_t n = recv(r->up->fd, c->rbuf + r->r_len, RBUF_CAP - r->r_len, 0);
+        if (n > 0) {
+            r->r_len += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            arm(c, 0, EV_READ, r->svc->read_timeout_ms / 1000.0);
+            return 0;
+        }
+        /* closed or reset before a response: a stale pooled connection is retried free */
+        if (r->up_reused && r->r_len == 0 && !r->body_started) {
+            up_release(c, 0);
+            r->uh_off = 0;
+            c->state = S_CONNECT;
+            return 1;
+        }
+        try_failed(c, 502);
+        return 1;
+    }
+}
+
+/* Marks the response bytes available in rbuf as ready to forward, per the framing. -1 for
+ * broken chunked framing. */
+static int
+scan_response(struct client *c)
+{
+    struct req *r = &c->r;
+    size_t avail = r->r_len - r->r_off;
+
+    if (r->rk == F_LENGTH) {
+        r->resp_pending =
+            (size_t)(r->resp_left < (int64_t)avail ? r->resp_left : (int64_t)avail);
+        r->resp_left -= (int64_t)r->resp_pending;
+        r->resp_done = r->resp_left == 0;
+    } else if (r->rk == F_CHUNKED) {
+        int done = 0;
+        ssize_t k = gw_chunked_scan(&r->rch, c->rbuf + r->r_off, avail, &done);
+        if (k < 0) {
+            return -1;
+        }
+        r->resp_pending = (size_t)k;
+        r->resp_done = done;
+    } else if (r->rk == F_EOF) {
+        r->resp_pending = avail;
+    }
+    return 0;
+}
+
+static int
+do_resp_body(struct client *c)
+{
+    struct req *r = &c->r;
+
+    /* the head first, with the body bytes already read in the same system call */
+    if (r->ch_off < r->ch_len && r->resp_pending == 0 && !r->resp_done && r->r_len > r->r_off) {
+        scan_response(c);
+    }
+    while (r->ch_off < r->ch_len) {
+        struct iovec iov[2] = {{r->ch + r->ch_off, r->ch_len - r->ch_off},
+                               {c->rbuf + r->r_off, r->resp_pending}};
+        ssize_t n = writev(c->fd, iov, r->resp_pending ? 2 : 1);
+        if (n > 0) {
+            size_t h = r->ch_len - r->ch_off;
+            r->bytes_out += (uint64_t)n;
+            if ((size_t)n <= h) {
+                r->ch_off += (size_t)n;
+                continue;
+            }
+            r->ch_off = r->ch_len;
+            r->r_off += (size_t)n - h;
+            r->resp_pending -= (size_t)n - h;
+            break;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            arm(c, EV_WRITE, 0, r->svc->write_timeout_ms / 1000.0);
+            return 0;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        up_release(c, 0);
+        client_close(c);
+        return 0;
+    }
+    for (;;) {
+        if (r->resp_pending == 0 && !r->resp_done) {
+            if (r->r_len > r->r_off) {
+                if (scan_response(c) < 0) {
+                    up_release(c, 0);
+                    client_close(c);
+                    return 0;
+                }
+            } else {
+                r->r_off = r->r_len = 0;
+                ssize_t n = recv(r->up->fd, c->rbuf, RBUF_CAP, 0);
+                if (n > 0) {
+                    r->r_len = (size_t)n;
+                    continue;
+                }
+                if (n < 0 && errno == EINTR) {
+                    continue;
+                }
+                if (n < 0 && errno == EAGAIN) {
+                    arm(c, r->rk == F_EOF && r->rh.status == 101 ? EV_READ : 0, EV_READ,
+                        r->svc->read_timeout_ms / 1000.0);
+                    return 0;
+                }
+                if (r->rk == F_EOF) {
+                    r->resp_done = 1;
+                    r->up_close = 1;
+                    break;
+                }
+                /* the upstream broke the framing: the client cannot be told otherwise */
+                up_release(c, 0);
+                client_close(c);
+                return 0;
+            }
+        }
+        while (r->resp_pending) {
+            ssize_t n = send(c->fd, c->rbuf + r->r_off, r->resp_pending, MSG_NOSIGNAL);
+            if (n > 0) {
+                r->r_off += (size_t)n;
+                r->resp_pending -= (size_t)n;
+                r->bytes_out += (uint64_t)n;
+                continue;
+            }
+            if (n < 0 && errno == EAGAIN) {
+                arm(c, EV_WRITE, 0, r->svc->write_timeout_ms / 1000.0);
+                return 0;
+            }
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            up_release(c, 0);
+            client_close(c);
+            return 0;
+        }
+        if (r->resp_done) {
+            break;
+        }
+    }
+    c->state = S_DONE;
+    return 1;
+}
+
+static int
+do_local(struct client *c)
+{
+    struct req *r = &c->r;
+
+    while (r->ch_off < r->ch_len) {
+        ssize_t n = send(c->fd, r->ch + r->ch_off, r->ch_len - r->ch_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            r->ch_off += (size_t)n;
+            r->bytes_out += (uint64_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            arm(c, EV_WRITE, 0, 60);
+            return 0;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        client_close(c);
+        return 0;
+    }
+    /* a local answer consumed nothing of a body: the connection closes (set above) */
+    r->pos = c->in_off + r->head_len;
+    r->resp_done = 1;
+    r->body_done = 1;
+    c->state = S_DONE;
+    return 1;
+}
+
+static void
+step(struct client *c)
+{
+    for (;;) {
+        int go;
+        switch (c->state) {
+        case S_HEAD:
+            go = do_head(c);
+            break;
+        case S_CONNECT:
+            go = do_connect(c);
+            break;
+        case S_SEND_HEAD:
+            go = do_send_head(c);
+            break;
+        case S_SEND_BODY:
+            go = do_send_body(c);
+            break;
+        case S_RESP_HEAD:
+            go = do_resp_head(c);
+            break;
+        case S_RESP_BODY:
+            go = do_resp_body(c);
+            break;
+        case S_LOCAL:
+            go = do_local(c);
+            break;
+        case S_DONE:
+            req_end(c);
+            return;
+        default:
+            return;
+        }
+        if (!go) {
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ events */
+
+static void
+on_client_io(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void)loop, (void)revents;
+    step(io->data);
+}
+
+static void
+on_up_io(struct ev_loop *loop, ev_io *io, int revents)
+{
+    (void)loop, (void)revents;
+    step(io->data);
+}
+
+static void
+on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct client *c = t->data;
+    struct req *r = &c->r;
+    (void)loop, (void)revents;
+
+    switch (c->state) {
+    case S_HEAD:
+        if (c->in_len > c->in_off) {
+            c->close_after = 1;
+            if (r->arena == NULL) {
+                req_begin(c);
+            }
+            respond_error(c, 408, NULL, FMT_PLAIN);
+            step(c);
+            return;
+        }
+        client_close(c); /* idle keep-alive connection */
+        return;
+    case S_CONNECT:
+    case S_SEND_HEAD:
+    case S_RESP_HEAD:
+        try_failed(c, 504);
+        step(c);
+        return;
+    case S_SEND_BODY:
+        if (!ev_is_active(&c->uio)) {
+            c->close_after = 1; /* the client stopped sending its body */
+            up_release(c, 0);
+            respond_error(c, 408, NULL, FMT_PLAIN);
+            step(c);
+            return;
+        }
+        try_failed(c, 504);
+        step(c);
+        return;
+    default:
+        up_release(c, 0);
+        client_close(c);
+        return;
+    }
+}
+
+/* this worker's client connections (one list per thread), for shutdown */
+static _Thread_local struct client *clients;
+
+static void
+client_close(struct client *c)
+{
+    struct ev_loop *loop = c->w->loop;
+
+    ev_io_stop(loop, &c->io);
+    ev_io_stop(loop, &c->uio);
+    ev_timer_stop(loop, &c->timer);
+    if (c->r.up) {
+        gw_upconn_close(c->r.up);
+        c->r.up = NULL;
+    }
+    gw_arena_destroy(c->arena); /* runs a live request's cleanups too */
+    close(c->fd);
+    if (c->prev) {
+        c->prev->next = c->next;
+    } else {
+        clients = c->next;
+    }
+    if (c->next) {
+        c->next->prev = c->prev;
+    }
+    atomic_fetch_sub(&c->w->stats.active, 1);
+    free(c->in);
+    free(c->rbuf);
+    free(c);
+}
+
+void
+gw_proxy_accept(struct gw_worker *w, int fd, const struct gw_listen *l,
+                const struct sockaddr_storage *peer, socklen_t peerlen)
+{
+    struct client *c = calloc(1, sizeof *c);
+    (void)peerlen;
+
+    if (c == NULL || (c->in = malloc(IN_CAP)) == NULL || (c->rbuf = malloc(RBUF_CAP)) == NULL) {
+        if (c) {
+            free(c->in);
+        }
+        free(c);
+        close(fd);
+        return;
+    }
+    c->w = w;
+    c->fd = fd;
+    c->l = l;
+    c->in_cap = IN_CAP;
+    if (peer->ss_family == AF_INET) {
+        const struct sockaddr_in *s = (const struct sockaddr_in *)peer;
+        inet_ntop(AF_INET, &s->sin_addr, c->peer, sizeof c->peer);
+        c->peer_port = ntohs(s->sin_port);
+    } else {
+        const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)peer;
+        inet_ntop(AF_INET6, &s->sin6_addr, c->peer, sizeof c->peer);
+        c->peer_port = ntohs(s->sin6_port);
+    }
+    ev_io_init(&c->io, on_client_io, fd, EV_READ);
+    c->io.data = c;
+    ev_init(&c->uio, on_up_io);
+    c->uio.data = c;
+    ev_init(&c->timer, on_timeout);
+    c->timer.data = c;
+    c->next = clients;
+    if (clients) {
+        clients->prev = c;
+    }
+    clients = c;
+    atomic_fetch_add(&w->stats.active, 1);
+    step(c);
+}
+
+void
+gw_proxy_close_idle(struct gw_worker *w)
+{
+    struct client *c = clients;
+    (void)w;
+
+    while (c) {
+        struct client *next = c->next;
+        if (c->state == S_HEAD && c->in_len == c->in_off) {
+            client_close(c);
+        }
+        c = next;
+    }
+}

@@ -1,0 +1,330 @@
+/* Compiles a configuration into what the proxy reads per request. Runs on the config thread:
+ * it may block (DNS), workers never wait for it. */
+#include "snapshot.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema.h"
+
+static const struct gw_val *
+field(enum gw_entity_type t, const struct gw_val *rec, const char *name)
+{
+    return gw_rec_get(gw_entities[t].schema, rec, name);
+}
+
+static const char *
+str_or_null(const struct gw_val *v)
+{
+    return v && v->type == GW_V_STR ? v->u.s : NULL;
+}
+
+static int64_t
+int_or(const struct gw_val *v, int64_t dflt)
+{
+    return v && v->type == GW_V_INT ? v->u.i : dflt;
+}
+
+static uint64_t
+addr_key(const struct sockaddr_storage *ss)
+{
+    const unsigned char *p = (const unsigned char *)ss;
+    size_t n = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    uint64_t h = 1469598103934665603ull;
+
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* Resolves host:port, appending one target per address (IPv4 first). Blocking: config
+ * thread only. Returns the number added, or -1 with a message. */
+static int
+resolve(const char *host, int port, uint32_t weight, struct gw_target **list, uint32_t *n,
+        char *err, size_t errlen)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL, *ai;
+    char portstr[8], bare[256];
+    int added = 0, rc;
+
+    /* "[::1]" from a target string */
+    snprintf(bare, sizeof bare, "%s", host);
+    if (bare[0] == '[') {
+        memmove(bare, bare + 1, strlen(bare));
+        char *end = strchr(bare, ']');
+        if (end) {
+            *end = '\0';
+        }
+    }
+    snprintf(portstr, sizeof portstr, "%d", port);
+    rc = getaddrinfo(bare, portstr, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "name resolution failed");
+        return -1;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (ai = res; ai; ai = ai->ai_next) {
+            if ((pass == 0) != (ai->ai_family == AF_INET)) {
+                continue;
+            }
+            struct gw_target *t = realloc(*list, sizeof **list * (*n + 1));
+            if (t == NULL) {
+                freeaddrinfo(res);
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+            *list = t;
+            t = &t[*n];
+            memset(t, 0, sizeof *t);
+            memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
+            t->addrlen = ai->ai_addrlen;
+            t->weight = weight;
+            snprintf(t->name, sizeof t->name, "%s:%d", host, port);
+            t->key = addr_key(&t->addr);
+            (*n)++;
+            added++;
+        }
+    }
+    freeaddrinfo(res);
+    return added;
+}
+
+static const struct gw_val *
+find_upstream(const struct gw_config *cfg, const char *name)
+{
+    const struct gw_entset *s = &cfg->sets[GW_ENT_UPSTREAMS];
+
+    for (uint32_t i = 0; i < s->n; i++) {
+        const char *n = str_or_null(field(GW_ENT_UPSTREAMS, &s->recs[i], "name"));
+        if (n && strcmp(n, name) == 0) {
+            return &s->recs[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+build_targets(const struct gw_config *cfg, struct gw_service *svc)
+{
+    const struct gw_val *up = find_upstream(cfg, svc->host.p);
+
+    if (up == NULL) {
+        resolve(svc->host.p, svc->port, 100, &svc->targets, &svc->ntargets, svc->resolve_error,
+                sizeof svc->resolve_error);
+        return;
+    }
+    svc->via_upstream = 1;
+    const char *hh = str_or_null(field(GW_ENT_UPSTREAMS, up, "host_header"));
+    if (hh) {
+        svc->host_header = (struct gw_str){hh, strlen(hh)};
+    }
+    const char *uid = gw_config_id(GW_ENT_UPSTREAMS, up);
+    const struct gw_entset *ts = &cfg->sets[GW_ENT_TARGETS];
+    for (uint32_t i = 0; i < ts->n; i++) {
+        const struct gw_val *t = &ts->recs[i];
+        const char *tu = str_or_null(field(GW_ENT_TARGETS, t, "upstream"));
+        int64_t w = int_or(field(GW_ENT_TARGETS, t, "weight"), 100);
+        const char *addr = str_or_null(field(GW_ENT_TARGETS, t, "target"));
+        if (tu == NULL || strcmp(tu, uid) != 0 || w <= 0 || addr == NULL) {
+            continue;
+        }
+        /* targets are normalised to host:port / [v6]:port by the schema */
+        const char *colon = strrchr(addr, ':');
+        char host[256];
+        snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
+        char err[128];
+        resolve(host, atoi(colon + 1), (uint32_t)w, &svc->targets, &svc->ntargets, err,
+                sizeof err);
+    }
+    if (svc->ntargets == 0) {
+        snprintf(svc->resolve_error, sizeof svc->resolve_error,
+                 "failure to get a peer from the ring-balancer");
+    }
+}
+
+static uint32_t
+gcd(uint32_t a, uint32_t b)
+{
+    while (b) {
+        uint32_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* The round-robin wheel: each target weight/gcd times, spread by the smooth weighted
+ * round-robin order (nginx's), so that weights 2:1 give A B A, not A A B. Bounded to 4096
+ * slots; beyond that weights are scaled down. */
+static int
+build_wheel(struct gw_service *svc)
+{
+    uint32_t g = 0, n = 0;
+
+    if (svc->ntargets == 0) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < svc->ntargets; i++) {
+        g = gcd(g, svc->targets[i].weight);
+    }
+    for (uint32_t i = 0; i < svc->ntargets; i++) {
+        n += svc->targets[i].weight / g;
+    }
+    uint32_t scale = n > 4096 ? (n + 4095) / 4096 : 1;
+    int64_t *cur = calloc(svc->ntargets, sizeof *cur);
+    uint32_t *eff = calloc(svc->ntargets, sizeof *eff);
+    svc->nwheel = 0;
+    svc->wheel = calloc(n / scale + svc->ntargets, sizeof *svc->wheel);
+    if (cur == NULL || eff == NULL || svc->wheel == NULL) {
+        free(cur);
+        free(eff);
+        return -1;
+    }
+    int64_t total = 0;
+    for (uint32_t i = 0; i < svc->ntargets; i++) {
+        eff[i] = svc->targets[i].weight / g / scale;
+        eff[i] = eff[i] ? eff[i] : 1;
+        total += eff[i];
+    }
+    for (int64_t k = 0; k < total; k++) {
+        uint32_t best = 0;
+        for (uint32_t i = 0; i < svc->ntargets; i++) {
+            cur[i] += eff[i];
+            if (cur[i] > cur[best]) {
+                best = i;
+            }
+        }
+        cur[best] -= total;
+        svc->wheel[svc->nwheel++] = best;
+    }
+    free(cur);
+    free(eff);
+    return 0;
+}
+
+static int
+compile_service(const struct gw_config *cfg, const struct gw_val *rec, struct gw_service *svc)
+{
+    const enum gw_entity_type T = GW_ENT_SERVICES;
+    const char *host = str_or_null(field(T, rec, "host"));
+    const char *path = str_or_null(field(T, rec, "path"));
+    const char *proto = str_or_null(field(T, rec, "protocol"));
+
+    svc->rec = rec;
+    svc->id = gw_config_id(T, rec);
+    svc->name = str_or_null(field(T, rec, "name"));
+    svc->https = proto && strcmp(proto, "https") == 0;
+    svc->host = (struct gw_str){host, host ? strlen(host) : 0};
+    svc->port = (int)int_or(field(T, rec, "port"), 80);
+    svc->path = path ? (struct gw_str){path, strlen(path)} : GW_STR_NULL;
+    svc->retries = (uint32_t)int_or(field(T, rec, "retries"), 5);
+    svc->connect_timeout_ms = (uint32_t)int_or(field(T, rec, "connect_timeout"), 60000);
+    svc->write_timeout_ms = (uint32_t)int_or(field(T, rec, "write_timeout"), 60000);
+    svc->read_timeout_ms = (uint32_t)int_or(field(T, rec, "read_timeout"), 60000);
+    if (host) {
+        build_targets(cfg, svc);
+    }
+    for (uint32_t i = 0; i < svc->ntargets; i++) {
+        svc->total_weight += svc->targets[i].weight;
+    }
+    return build_wheel(svc);
+}
+
+static int
+has(const struct gw_val *set, const char *s)
+{
+    for (uint32_t i = 0; set && set->type == GW_V_ARR && i < set->n; i++) {
+        if (strcmp(set->u.items[i].u.s, s) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static struct gw_service *
+service_by_id(struct gw_snapshot *s, const char *id)
+{
+    const struct gw_val *rec = id ? gw_config_find(s->cfg, GW_ENT_SERVICES, id) : NULL;
+
+    return rec ? &s->services[rec - s->cfg->sets[GW_ENT_SERVICES].recs] : NULL;
+}
+
+struct gw_snapshot *
+gw_snapshot_build(struct gw_config *cfg, uint64_t version, char *err, size_t errlen)
+{
+    struct gw_snapshot *s = calloc(1, sizeof *s);
+    const struct gw_entset *svcs = &cfg->sets[GW_ENT_SERVICES];
+    const struct gw_entset *routes = &cfg->sets[GW_ENT_ROUTES];
+
+    if (s == NULL) {
+        gw_config_free(cfg);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    atomic_init(&s->refs, 1);
+    s->version = version;
+    s->cfg = cfg;
+    s->nservices = svcs->n;
+    s->nroutes = routes->n;
+    s->services = calloc(svcs->n ? svcs->n : 1, sizeof *s->services);
+    s->routes = calloc(routes->n ? routes->n : 1, sizeof *s->routes);
+    if (s->services == NULL || s->routes == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (uint32_t i = 0; i < svcs->n; i++) {
+        compile_service(cfg, &svcs->recs[i], &s->services[i]);
+    }
+    for (uint32_t i = 0; i < routes->n; i++) {
+        const struct gw_val *rec = &routes->recs[i];
+        struct gw_route_info *ri = &s->routes[i];
+        const struct gw_val *protos = field(GW_ENT_ROUTES, rec, "protocols");
+        const struct gw_val *v;
+        ri->rec = rec;
+        ri->id = gw_config_id(GW_ENT_ROUTES, rec);
+        ri->name = str_or_null(field(GW_ENT_ROUTES, rec, "name"));
+        v = field(GW_ENT_ROUTES, rec, "strip_path");
+        ri->strip_path = v && v->type == GW_V_BOOL && v->u.b;
+        v = field(GW_ENT_ROUTES, rec, "preserve_host");
+        ri->preserve_host = v && v->type == GW_V_BOOL && v->u.b;
+        ri->https_only = has(protos, "https") && !has(protos, "http");
+        ri->redirect_status = (int)int_or(field(GW_ENT_ROUTES, rec, "https_redirect_status_code"), 426);
+        ri->service = service_by_id(s, str_or_null(field(GW_ENT_ROUTES, rec, "service")));
+    }
+    s->router = gw_router_build(cfg, err, errlen);
+    if (s->router == NULL) {
+        goto fail;
+    }
+    return s;
+fail:
+    gw_snapshot_unref(s);
+    return NULL;
+}
+
+void
+gw_snapshot_unref(struct gw_snapshot *s)
+{
+    if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1) {
+        return;
+    }
+    gw_router_free(s->router);
+    for (uint32_t i = 0; s->services && i < s->nservices; i++) {
+        free(s->services[i].targets);
+        free(s->services[i].wheel);
+    }
+    free(s->services);
+    free(s->routes);
+    gw_config_free(s->cfg);
+    free(s);
+}
+
+void
+gw_snapshot_unref_cb(void *s)
+{
+    gw_snapshot_unref(s);
+}

@@ -1,0 +1,83 @@
+/* A config snapshot: one validated configuration compiled for the proxy (router, services
+ * with their resolved targets), immutable once published and reference-counted. Workers take
+ * a reference per request; the last unref frees it. Built off the worker threads (DNS names
+ * of service hosts and targets are resolved while building, never on a worker). */
+#ifndef GW_SNAPSHOT_H
+#define GW_SNAPSHOT_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "doc.h"
+#include "router.h"
+#include "str.h"
+
+struct gw_target {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    uint32_t weight;
+    char name[96]; /* "host:port" as configured, for logs and the Host header */
+    uint64_t key;  /* hash of the address: the upstream pool and health state key */
+};
+
+/* A service as the proxy uses it: everything read once from its record. */
+struct gw_service {
+    const struct gw_val *rec;
+    const char *id;
+    const char *name;     /* NULL when unnamed */
+    int https;            /* protocol https */
+    struct gw_str host;   /* the service host (for the Host header) */
+    int port;
+    struct gw_str path;   /* .p == NULL when null */
+    uint32_t retries;
+    uint32_t connect_timeout_ms, write_timeout_ms, read_timeout_ms;
+    struct gw_str host_header; /* upstream's host_header, else empty */
+    int via_upstream;          /* host names an upstream entity */
+    struct gw_target *targets; /* weight > 0 only */
+    uint32_t ntargets;
+    uint32_t total_weight;
+    uint32_t *wheel; /* target indexes, each weight/gcd times, interleaved (smooth WRR) */
+    uint32_t nwheel;
+    char resolve_error[128];   /* non-empty: no address; requests get 503 */
+};
+
+/* Per-route data the proxy needs on every request. */
+struct gw_route_info {
+    const struct gw_val *rec;
+    const char *id;
+    const char *name;
+    int strip_path, preserve_host;
+    int https_only;  /* protocols has https but not http */
+    int redirect_status;
+    struct gw_service *service; /* NULL: 503 */
+};
+
+struct gw_snapshot {
+    atomic_int refs;
+    uint64_t version;
+    struct gw_config *cfg; /* owned */
+    struct gw_router *router;
+    struct gw_service *services; /* parallel to cfg->sets[GW_ENT_SERVICES] */
+    struct gw_route_info *routes; /* parallel to cfg->sets[GW_ENT_ROUTES] */
+    uint32_t nservices, nroutes;
+};
+
+/* Takes ownership of cfg (freed on failure too). NULL with a message in err on failure. */
+struct gw_snapshot *gw_snapshot_build(struct gw_config *cfg, uint64_t version, char *err,
+                                      size_t errlen);
+
+static inline struct gw_snapshot *
+gw_snapshot_ref(struct gw_snapshot *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+    return s;
+}
+
+void gw_snapshot_unref(struct gw_snapshot *s);
+
+/* For gw_arena_on_destroy(). */
+void gw_snapshot_unref_cb(void *s);
+
+#endif

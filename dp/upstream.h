@@ -1,0 +1,45 @@
+/* Upstream connections: per-worker keep-alive pools keyed by target address, non-blocking
+ * connect, and target selection (weighted round-robin). Worker thread only. */
+#ifndef GW_UPSTREAM_H
+#define GW_UPSTREAM_H
+
+#include <ev.h>
+#include <stdint.h>
+
+#include "snapshot.h"
+#include "worker.h"
+
+struct gw_upconn {
+    int fd;
+    uint64_t key;       /* target address key */
+    uint32_t requests;  /* served on this connection */
+    ev_io io;           /* used by the pool while idle, by the proxy while busy */
+    ev_tstamp idle_since;
+    struct gw_upconn *next, *prev; /* pool lists */
+    struct gw_worker *w;
+};
+
+#define GW_POOL_MAX_IDLE_PER_TARGET 512
+#define GW_POOL_MAX_REQUESTS        10000
+#define GW_POOL_IDLE_TIMEOUT        60.0
+
+/* A pooled connection to t, or NULL (then connect). Its io watcher is stopped. */
+struct gw_upconn *gw_pool_get(struct gw_pool *p, const struct gw_target *t);
+
+/* Returns a connection whose response was read completely; it is closed instead when the
+ * pool is full or it served its maximum. */
+void gw_pool_put(struct gw_pool *p, struct gw_upconn *c);
+
+/* Starts a non-blocking connect. NULL with errno on immediate failure. */
+struct gw_upconn *gw_upconn_connect(struct gw_worker *w, const struct gw_target *t);
+void gw_upconn_close(struct gw_upconn *c);
+
+/* Closes every idle connection (shutdown). */
+void gw_pool_drain(struct gw_pool *p);
+
+/* Weighted round-robin over the service's targets, skipping `avoid` (a failed try) when
+ * there is another one. NULL when the service has none. */
+const struct gw_target *gw_balance(struct gw_worker *w, const struct gw_snapshot *s,
+                                   const struct gw_service *svc, const struct gw_target *avoid);
+
+#endif
