@@ -87,6 +87,13 @@ adopt(struct gw_worker *w, struct gw_snapshot *s)
 }
 
 static void
+on_drain_timeout(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)t, (void)revents;
+    ev_break(loop, EVBREAK_ALL); /* requests still running after the grace period are cut */
+}
+
+static void
 on_wake(struct ev_loop *loop, ev_async *a, int revents)
 {
     struct gw_worker *w = ev_userdata(loop);
@@ -105,6 +112,9 @@ on_wake(struct ev_loop *loop, ev_async *a, int revents)
             w->listen_fd[i] = -1;
         }
         ev_async_stop(loop, &w->wake);
+        ev_timer_init(&w->drain, on_drain_timeout, w->drain_s, 0.);
+        ev_timer_start(loop, &w->drain);
+        ev_unref(loop); /* the grace timer alone does not keep the loop running */
     }
 }
 
@@ -177,8 +187,8 @@ gw_workers_publish(struct gw_snapshot *snap)
 void
 gw_workers_stop(double timeout_s)
 {
-    (void)timeout_s;
     for (int i = 0; i < gw_nworkers; i++) {
+        gw_workers[i].drain_s = timeout_s;
         atomic_store(&gw_workers[i].stopping, 1);
         ev_async_send(gw_workers[i].loop, &gw_workers[i].wake);
     }

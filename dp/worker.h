@@ -39,6 +39,8 @@ struct gw_worker {
     struct gw_snapshot *snap;                /* written by this worker only */
     _Atomic(struct gw_snapshot *) pending;   /* the next snapshot, set by the main thread */
     atomic_int stopping;                     /* 1: stop accepting, exit when idle */
+    ev_timer drain;                          /* grace period once stopping */
+    double drain_s;
     int listen_fd[GW_MAX_LISTENERS];
     ev_io listen_io[GW_MAX_LISTENERS];
     const struct gw_listen *listens;
