@@ -81,7 +81,7 @@ struct req {
     struct gw_chunked rch;
     size_t r_off, r_len;  /* unconsumed bytes in c->rbuf */
     size_t resp_pending;  /* scanned response bytes at rbuf + r_off not yet written */
-    int resp_done, up_close;
+    int resp_done, up_close, resp_wait;
     char *ch;             /* response head (or whole local response) for the client */
     size_t ch_len, ch_off;
     int status;
@@ -93,7 +93,7 @@ struct client {
     struct gw_worker *w;
     int fd;
     ev_io io;
-    ev_io uio; /* the upstream socket while a request uses one */
+    int want_c, want_u; /* events the current state waits for on each socket */
     ev_timer timer;
     const struct gw_listen *l;
     char peer[INET6_ADDRSTRLEN];
@@ -739,35 +739,46 @@ req_route(struct client *c)
 
 /* ------------------------------------------------------------------ watchers */
 
+/* Waits for cev on the client socket and uev on the upstream one, for at most timeout
+ * seconds. Watchers are started or changed only when a wanted event is not already armed,
+ * and never stopped here: a watcher that fires while its events are not wanted is stopped
+ * by its callback. In the steady keep-alive cycle this makes no epoll_ctl call at all. */
 static void
 arm(struct client *c, int cev, int uev, double timeout)
 {
     struct ev_loop *loop = c->w->loop;
 
-    if ((c->io.events & (EV_READ | EV_WRITE)) != cev || !ev_is_active(&c->io)) {
+    c->want_c = cev;
+    c->want_u = uev;
+    if (cev && (!ev_is_active(&c->io) || (c->io.events & (EV_READ | EV_WRITE)) != cev)) {
         ev_io_stop(loop, &c->io);
-        if (cev) {
-            ev_io_set(&c->io, c->fd, cev);
-            ev_io_start(loop, &c->io);
-        }
+        ev_io_set(&c->io, c->fd, cev);
+        ev_io_start(loop, &c->io);
     }
-    if (c->r.up) {
-        if ((c->uio.events & (EV_READ | EV_WRITE)) != uev || !ev_is_active(&c->uio) ||
-            c->uio.fd != c->r.up->fd) {
-            ev_io_stop(loop, &c->uio);
-            if (uev) {
-                ev_io_set(&c->uio, c->r.up->fd, uev);
-                ev_io_start(loop, &c->uio);
-            }
+    if (uev && c->r.up) {
+        ev_io *u = &c->r.up->io;
+        if (!ev_is_active(u) || (u->events & (EV_READ | EV_WRITE)) != uev) {
+            ev_io_stop(loop, u);
+            ev_io_set(u, c->r.up->fd, uev);
+            ev_io_start(loop, u);
         }
-    } else {
-        ev_io_stop(loop, &c->uio);
     }
     ev_timer_stop(loop, &c->timer);
     if (timeout > 0) {
         ev_timer_set(&c->timer, timeout, 0);
         ev_timer_start(loop, &c->timer);
     }
+}
+
+static void on_up_io(struct ev_loop *loop, ev_io *io, int revents);
+
+/* The request now uses up: its watcher calls us. */
+static void
+up_attach(struct client *c, struct gw_upconn *up)
+{
+    ev_set_cb(&up->io, on_up_io);
+    up->io.data = c;
+    c->r.up = up;
 }
 
 static void
@@ -778,7 +789,7 @@ up_release(struct client *c, int reusable)
     if (r->up == NULL) {
         return;
     }
-    ev_io_stop(c->w->loop, &c->uio);
+    c->want_u = 0;
     if (reusable) {
         r->up->requests++;
         gw_pool_put(c->w->pool, r->up);
@@ -953,6 +964,11 @@ req_end(struct client *c)
     r->head_len = 0;
     r->pos = 0;
     c->state = S_HEAD;
+    if (left == 0) {
+        /* the next request is rarely there already: wait for it without a recv */
+        arm(c, EV_READ, 0, gw_opts.keepalive_timeout);
+        return;
+    }
     step(c);
 }
 
@@ -1064,17 +1080,19 @@ do_connect(struct client *c)
     struct req *r = &c->r;
 
     if (r->up == NULL) {
-        r->up = gw_pool_get(c->w->pool, r->target);
-        r->up_reused = r->up != NULL;
-        if (r->up) {
+        struct gw_upconn *up = gw_pool_get(c->w->pool, r->target);
+        r->up_reused = up != NULL;
+        if (up) {
+            up_attach(c, up);
             c->state = S_SEND_HEAD;
             return 1;
         }
-        r->up = gw_upconn_connect(c->w, r->target);
-        if (r->up == NULL) {
+        up = gw_upconn_connect(c->w, r->target);
+        if (up == NULL) {
             try_failed(c, 502);
             return 1;
         }
+        up_attach(c, up);
         arm(c, 0, EV_WRITE, r->svc->connect_timeout_ms / 1000.0);
         return 0;
     }
@@ -1112,6 +1130,7 @@ do_send_head(struct client *c)
     }
     r->body_done = r->bk == F_NONE;
     c->state = r->body_done ? S_RESP_HEAD : S_SEND_BODY;
+    r->resp_wait = 1;
     return 1;
 }
 
@@ -1189,6 +1208,13 @@ static int
 do_resp_head(struct client *c)
 {
     struct req *r = &c->r;
+
+    if (r->resp_wait) {
+        /* just sent: a recv now would only say EAGAIN */
+        r->resp_wait = 0;
+        arm(c, 0, EV_READ, r->svc->read_timeout_ms / 1000.0);
+        return 0;
+    }
 
     for (;;) {
         if (r->r_len > r->r_off) {
@@ -1452,15 +1478,25 @@ step(struct client *c)
 static void
 on_client_io(struct ev_loop *loop, ev_io *io, int revents)
 {
-    (void)loop, (void)revents;
-    step(io->data);
+    struct client *c = io->data;
+
+    if ((revents & c->want_c) == 0) {
+        ev_io_stop(loop, io); /* not waited for now: disarm (see arm()) */
+        return;
+    }
+    step(c);
 }
 
 static void
 on_up_io(struct ev_loop *loop, ev_io *io, int revents)
 {
-    (void)loop, (void)revents;
-    step(io->data);
+    struct client *c = io->data;
+
+    if ((revents & c->want_u) == 0) {
+        ev_io_stop(loop, io);
+        return;
+    }
+    step(c);
 }
 
 static void
@@ -1490,7 +1526,7 @@ on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
         step(c);
         return;
     case S_SEND_BODY:
-        if (!ev_is_active(&c->uio)) {
+        if (c->want_c) {
             c->close_after = 1; /* the client stopped sending its body */
             up_release(c, 0);
             respond_error(c, 408, NULL, FMT_PLAIN);
@@ -1516,7 +1552,6 @@ client_close(struct client *c)
     struct ev_loop *loop = c->w->loop;
 
     ev_io_stop(loop, &c->io);
-    ev_io_stop(loop, &c->uio);
     ev_timer_stop(loop, &c->timer);
     if (c->r.up) {
         gw_upconn_close(c->r.up);
@@ -1568,8 +1603,6 @@ gw_proxy_accept(struct gw_worker *w, int fd, const struct gw_listen *l,
     }
     ev_io_init(&c->io, on_client_io, fd, EV_READ);
     c->io.data = c;
-    ev_init(&c->uio, on_up_io);
-    c->uio.data = c;
     ev_init(&c->timer, on_timeout);
     c->timer.data = c;
     c->next = clients;

@@ -116,8 +116,7 @@ gw_pool_get(struct gw_pool *p, const struct gw_target *t)
     for (struct gw_upconn *c = p->bucket[b]; c; c = c->next) {
         if (c->key == t->key) {
             unlink_idle(p, c);
-            ev_io_stop(p->w->loop, &c->io);
-            return c;
+            return c; /* its watcher stays armed: the caller re-targets it */
         }
     }
     return NULL;
@@ -128,7 +127,6 @@ gw_pool_put(struct gw_pool *p, struct gw_upconn *c)
 {
     uint32_t b = (uint32_t)(c->key % BUCKETS);
 
-    ev_io_stop(p->w->loop, &c->io);
     if (c->requests >= GW_POOL_MAX_REQUESTS || p->count[b] >= GW_POOL_MAX_IDLE_PER_TARGET ||
         atomic_load(&p->w->stopping)) {
         gw_upconn_close(c);
@@ -142,9 +140,15 @@ gw_pool_put(struct gw_pool *p, struct gw_upconn *c)
     }
     p->bucket[b] = c;
     p->count[b]++;
-    ev_io_init(&c->io, on_idle_event, c->fd, EV_READ);
+    /* idle: any event is a close; the watcher stays armed for reading, so taking the
+     * connection again changes nothing in epoll */
+    ev_set_cb(&c->io, on_idle_event);
     c->io.data = c;
-    ev_io_start(p->w->loop, &c->io);
+    if (!ev_is_active(&c->io) || (c->io.events & (EV_READ | EV_WRITE)) != EV_READ) {
+        ev_io_stop(p->w->loop, &c->io);
+        ev_io_set(&c->io, c->fd, EV_READ);
+        ev_io_start(p->w->loop, &c->io);
+    }
 }
 
 struct gw_upconn *
@@ -173,6 +177,8 @@ gw_upconn_connect(struct gw_worker *w, const struct gw_target *t)
     c->fd = fd;
     c->key = t->key;
     c->w = w;
+    ev_init(&c->io, on_idle_event);
+    ev_io_set(&c->io, fd, EV_WRITE);
     return c;
 }
 

@@ -23,14 +23,16 @@ struct gw_upconn {
 #define GW_POOL_MAX_REQUESTS        10000
 #define GW_POOL_IDLE_TIMEOUT        60.0
 
-/* A pooled connection to t, or NULL (then connect). Its io watcher is stopped. */
+/* A pooled connection to t, or NULL (then connect). Its io watcher may still be armed for
+ * reading: the caller sets its callback and data (ev_set_cb). */
 struct gw_upconn *gw_pool_get(struct gw_pool *p, const struct gw_target *t);
 
 /* Returns a connection whose response was read completely; it is closed instead when the
  * pool is full or it served its maximum. */
 void gw_pool_put(struct gw_pool *p, struct gw_upconn *c);
 
-/* Starts a non-blocking connect. NULL with errno on immediate failure. */
+/* Starts a non-blocking connect (the io watcher is initialised, not started). NULL with
+ * errno on immediate failure. */
 struct gw_upconn *gw_upconn_connect(struct gw_worker *w, const struct gw_target *t);
 void gw_upconn_close(struct gw_upconn *c);
 
