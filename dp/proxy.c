@@ -42,6 +42,7 @@ enum state {
     S_RESP_HEAD,  /* reading the response head */
     S_RESP_BODY,  /* streaming the response to the client */
     S_LOCAL,      /* writing a response made here */
+    S_TUNNEL,     /* after 101 Switching Protocols: bytes both ways until a side closes */
     S_DONE,
 };
 
@@ -1234,7 +1235,7 @@ do_resp_head(struct client *c)
                     respond_error(c, 500, NULL, FMT_PLAIN);
                     return 1;
                 }
-                c->state = S_RESP_BODY;
+                c->state = r->rh.status == 101 ? S_TUNNEL : S_RESP_BODY;
                 return 1;
             }
             if (rc < 0) {
@@ -1404,6 +1405,92 @@ do_resp_body(struct client *c)
     return 1;
 }
 
+/* WebSocket and other upgrades: once the 101 head is out, the connection is a tunnel. The
+ * client's bytes flow through c->in, the upstream's through rbuf; either side closing ends
+ * both. Idle longer than the service's read timeout ends it too (as nginx's
+ * proxy_read_timeout does). */
+static int
+do_tunnel(struct client *c)
+{
+    struct req *r = &c->r;
+    int cev = 0, uev = 0;
+
+    while (r->ch_off < r->ch_len) {
+        ssize_t n = send(c->fd, r->ch + r->ch_off, r->ch_len - r->ch_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            r->ch_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            arm(c, EV_WRITE, 0, r->svc->write_timeout_ms / 1000.0);
+            return 0;
+        }
+        goto closed;
+    }
+    /* upstream -> client */
+    for (;;) {
+        if (r->r_len > r->r_off) {
+            ssize_t n = send(c->fd, c->rbuf + r->r_off, r->r_len - r->r_off, MSG_NOSIGNAL);
+            if (n > 0) {
+                r->r_off += (size_t)n;
+                r->bytes_out += (uint64_t)n;
+                continue;
+            }
+            if (n < 0 && errno == EAGAIN) {
+                cev |= EV_WRITE;
+                break;
+            }
+            goto closed;
+        }
+        ssize_t n = recv(r->up->fd, c->rbuf, RBUF_CAP, 0);
+        if (n > 0) {
+            r->r_off = 0;
+            r->r_len = (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            r->r_off = r->r_len = 0;
+            uev |= EV_READ;
+            break;
+        }
+        goto closed;
+    }
+    /* client -> upstream (anything after the upgrade request's head) */
+    for (;;) {
+        if (c->in_len > r->pos) {
+            ssize_t n = send(r->up->fd, c->in + r->pos, c->in_len - r->pos, MSG_NOSIGNAL);
+            if (n > 0) {
+                r->pos += (size_t)n;
+                continue;
+            }
+            if (n < 0 && errno == EAGAIN) {
+                uev |= EV_WRITE;
+                break;
+            }
+            goto closed;
+        }
+        r->pos = c->in_len = c->in_off + r->head_len;
+        ssize_t n = client_read(c, c->in_len);
+        if (n > 0) {
+            c->in_len += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            cev |= EV_READ;
+            break;
+        }
+        goto closed;
+    }
+    arm(c, cev, uev, r->svc->read_timeout_ms / 1000.0);
+    return 0;
+closed:
+    r->resp_done = 1;
+    r->up_close = 1;
+    c->close_after = 1;
+    c->state = S_DONE;
+    return 1;
+}
+
 static int
 do_local(struct client *c)
 {
@@ -1460,6 +1547,9 @@ step(struct client *c)
             break;
         case S_LOCAL:
             go = do_local(c);
+            break;
+        case S_TUNNEL:
+            go = do_tunnel(c);
             break;
         case S_DONE:
             req_end(c);

@@ -276,3 +276,84 @@ def test_status_endpoint(echo, gw_factory):
     assert st["server"]["total_requests"] >= 1
     assert len(st["configuration_hash"]) == 64
     assert st["workers"] == 1
+
+
+class WsEcho:
+    """A minimal WebSocket echo server (RFC 6455 handshake, text/binary frames echoed)."""
+
+    def __init__(self):
+        import base64
+        import hashlib
+        import socketserver
+        import struct
+        import threading
+
+        class H(socketserver.BaseRequestHandler):
+            def handle(self):
+                f = self.request.makefile("rb")
+                key = None
+                while True:
+                    line = f.readline()
+                    if line in (b"\r\n", b""):
+                        break
+                    if line.lower().startswith(b"sec-websocket-key:"):
+                        key = line.split(b":", 1)[1].strip()
+                acc = base64.b64encode(hashlib.sha1(
+                    key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+                self.request.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                     b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc
+                                     + b"\r\n\r\n")
+                while True:
+                    hdr = f.read(2)
+                    if len(hdr) < 2:
+                        return
+                    op, ln = hdr[0] & 0x0F, hdr[1] & 0x7F
+                    if ln == 126:
+                        ln = struct.unpack(">H", f.read(2))[0]
+                    mask = f.read(4) if hdr[1] & 0x80 else b"\0\0\0\0"
+                    data = bytes(b ^ mask[i % 4] for i, b in enumerate(f.read(ln)))
+                    if op == 8:
+                        return
+                    out = bytes([0x80 | op]) + (bytes([len(data)]) if len(data) < 126
+                                                 else b"\x7e" + struct.pack(">H", len(data)))
+                    self.request.sendall(out + data)
+
+        class S(socketserver.ThreadingMixIn, socketserver.TCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.port = free_port()
+        self.server = S(("127.0.0.1", self.port), H)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_websocket_upgrade_is_tunnelled(gw_factory):
+    import os
+    ws = WsEcho()
+    try:
+        g = gw_factory(conf(ws.port, "      - paths: [/ws]\n"))
+        with socket.create_connection(("127.0.0.1", g.port), timeout=5) as s:
+            s.sendall(b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      b"Sec-WebSocket-Version: 13\r\n\r\n")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += s.recv(4096)
+            assert head.startswith(b"HTTP/1.1 101 ")
+            assert b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head
+            for msg in (b"hello", b"x" * 300):
+                mask = os.urandom(4)
+                frame = bytes([0x81]) + (bytes([0x80 | len(msg)]) if len(msg) < 126
+                                         else b"\xfe" + len(msg).to_bytes(2, "big"))
+                s.sendall(frame + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(msg)))
+                want = 2 + (2 if len(msg) >= 126 else 0) + len(msg)
+                got = b""
+                while len(got) < want:
+                    got += s.recv(4096)
+                assert got.endswith(msg)
+    finally:
+        ws.stop()
