@@ -19,6 +19,7 @@
 #include "model.h"
 #include "snapshot.h"
 #include "status.h"
+#include "tls.h"
 #include "version.h"
 #include "worker.h"
 
@@ -26,6 +27,7 @@ struct opts {
     const char *check;
     const char *decl;
     const char *access_log;
+    const char *ssl_cert, *ssl_cert_key;
     struct gw_listen status[GW_MAX_LISTENERS];
     int nstatus;
     int nproxy_given, nstatus_given;
@@ -46,7 +48,10 @@ usage(FILE *f)
             "  --check FILE               validate a declarative file (kong.yml or JSON) and\n"
             "                             print every error with its path; exit 1 if invalid\n"
             "  --declarative-config FILE  run a standalone data plane from FILE\n"
-            "  --proxy-listen ADDR:PORT   proxy listener (repeatable; default 0.0.0.0:8000)\n"
+            "  --proxy-listen ADDR:PORT   proxy listener (repeatable; default 0.0.0.0:8000 and\n"
+            "                             0.0.0.0:8443 ssl); 'ADDR:PORT ssl' serves TLS\n"
+            "  --proxy-ssl-listen ADDR:PORT  a TLS proxy listener (repeatable)\n"
+            "  --ssl-cert F --ssl-cert-key F  default certificate (else a self-signed one)\n"
             "  --status-listen ADDR:PORT  /status listener (repeatable; default 127.0.0.1:8100)\n"
             "  --workers N                worker threads (default: number of cores)\n"
             "  --access-log PATH|off      combined-format access log (default off)\n"
@@ -108,8 +113,10 @@ set_option(const char *key, const char *val, int *nproxy_src)
 {
     if (strcmp(key, "declarative_config") == 0) {
         o.decl = strdup(val);
-    } else if (strcmp(key, "proxy_listen") == 0 || strcmp(key, "status_listen") == 0) {
+    } else if (strcmp(key, "proxy_listen") == 0 || strcmp(key, "status_listen") == 0 ||
+               strcmp(key, "proxy_ssl_listen") == 0) {
         int proxy = key[0] == 'p';
+        int ssl = strcmp(key, "proxy_ssl_listen") == 0;
         /* kong.conf lists several addresses separated by commas */
         char *copy = strdup(val), *save = NULL;
         for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
@@ -123,12 +130,17 @@ set_option(const char *key, const char *val, int *nproxy_src)
                 free(copy);
                 return -1;
             }
+            arr[*n].ssl |= ssl;
             (*n)++;
         }
         free(copy);
         (void)nproxy_src;
     } else if (strcmp(key, "nginx_worker_processes") == 0 || strcmp(key, "workers") == 0) {
         gw_opts.workers = atoi(val);
+    } else if (strcmp(key, "ssl_cert") == 0) {
+        o.ssl_cert = strdup(val);
+    } else if (strcmp(key, "ssl_cert_key") == 0) {
+        o.ssl_cert_key = strdup(val);
     } else if (strcmp(key, "proxy_access_log") == 0 || strcmp(key, "access_log") == 0) {
         o.access_log = strdup(val);
     } else {
@@ -250,7 +262,9 @@ run(void)
     sigset_t block, old;
 
     if (gw_opts.nlisten == 0) {
+        /* Kong's default proxy_listen: 0.0.0.0:8000, 0.0.0.0:8443 ssl */
         parse_listen("0.0.0.0:8000", &gw_opts.listens[gw_opts.nlisten++]);
+        parse_listen("0.0.0.0:8443 ssl", &gw_opts.listens[gw_opts.nlisten++]);
     }
     if (o.nstatus == 0) {
         parse_listen("127.0.0.1:8100", &o.status[o.nstatus++]);
@@ -259,12 +273,9 @@ run(void)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         gw_opts.workers = n > 0 ? (int)n : 1;
     }
-    for (int i = 0; i < gw_opts.nlisten; i++) {
-        if (gw_opts.listens[i].ssl) {
-            fprintf(stderr, "tollgate-dp: TLS listeners are not supported yet (%s)\n",
-                    gw_opts.listens[i].text);
-            return 1;
-        }
+    if (gw_tls_init(o.ssl_cert, o.ssl_cert_key) < 0) {
+        fprintf(stderr, "tollgate-dp: TLS initialisation failed\n");
+        return 1;
     }
     if (o.access_log && strcmp(o.access_log, "off") != 0) {
         gw_opts.access_log = fopen(o.access_log, "a");
@@ -320,6 +331,9 @@ main(int argc, char **argv)
         {"check", required_argument, NULL, 'c'},
         {"declarative-config", required_argument, NULL, 'd'},
         {"proxy-listen", required_argument, NULL, 'p'},
+        {"proxy-ssl-listen", required_argument, NULL, 'P'},
+        {"ssl-cert", required_argument, NULL, 'C'},
+        {"ssl-cert-key", required_argument, NULL, 'K'},
         {"status-listen", required_argument, NULL, 's'},
         {"workers", required_argument, NULL, 'w'},
         {"access-log", required_argument, NULL, 'a'},
@@ -328,8 +342,9 @@ main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static const char *const env_keys[] = {"declarative_config", "proxy_listen", "status_listen",
-                                           "workers", "access_log", NULL};
+    static const char *const env_keys[] = {"declarative_config", "proxy_listen",
+                                           "proxy_ssl_listen", "status_listen", "workers",
+                                           "access_log", "ssl_cert", "ssl_cert_key", NULL};
     const char *conf = getenv("TOLLGATE_CONF");
     int c;
 
@@ -386,6 +401,18 @@ main(int argc, char **argv)
                 gw_opts.nlisten = 0;
             }
             rc = set_option("proxy_listen", optarg, NULL);
+            break;
+        case 'P':
+            if (o.nproxy_given++ == 0) {
+                gw_opts.nlisten = 0;
+            }
+            rc = set_option("proxy_ssl_listen", optarg, NULL);
+            break;
+        case 'C':
+            rc = set_option("ssl_cert", optarg, NULL);
+            break;
+        case 'K':
+            rc = set_option("ssl_cert_key", optarg, NULL);
             break;
         case 's':
             if (o.nstatus_given++ == 0) {

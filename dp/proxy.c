@@ -21,8 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "arena.h"
 #include "http1.h"
+#include "tls.h"
 #include "router.h"
 #include "schema.h"
 #include "upstream.h"
@@ -35,7 +39,8 @@
 #define VIA_TOKEN     "1.1 " GW_PRODUCT
 
 enum state {
-    S_HEAD = 0,   /* reading the client's request head */
+    S_TLS = 0,    /* TLS handshake with the client */
+    S_HEAD,       /* reading the client's request head */
     S_CONNECT,    /* connecting to a target */
     S_SEND_HEAD,  /* writing the request head upstream */
     S_SEND_BODY,  /* streaming the request body upstream */
@@ -93,6 +98,9 @@ struct req {
 struct client {
     struct gw_worker *w;
     int fd;
+    SSL *ssl;                     /* TLS listeners */
+    int tls_want;                 /* event the last TLS call needs (it may differ from the op) */
+    struct gw_snapshot *hs_snap;  /* certificates for the handshake */
     ev_io io;
     int want_c, want_u; /* events the current state waits for on each socket */
     ev_timer timer;
@@ -112,6 +120,7 @@ struct client {
 
 static void step(struct client *c);
 static void client_close(struct client *c);
+static ssize_t c_send(struct client *c, const char *buf, size_t n);
 
 /* ------------------------------------------------------------------ small helpers */
 
@@ -681,6 +690,10 @@ req_route(struct client *c)
     in.path = (struct gw_str){norm, (size_t)nn};
     in.port = c->l->port;
     in.https = c->l->ssl;
+    if (c->ssl) {
+        const char *sni = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+        in.sni = sni ? (struct gw_str){sni, strlen(sni)} : GW_STR_NULL;
+    }
     in.headers = r->h.headers;
     in.nheaders = r->h.nheaders;
     /* a local answer leaves any request body unread on the socket: close after it */
@@ -730,7 +743,7 @@ req_route(struct client *c)
     if (r->h.expect_continue && r->bk != F_NONE) {
         /* answered here; the Expect header is not forwarded */
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        if (send(c->fd, cont, sizeof cont - 1, MSG_NOSIGNAL) != (ssize_t)(sizeof cont - 1)) {
+        if (c_send(c, cont, sizeof cont - 1) != (ssize_t)(sizeof cont - 1)) {
             c->close_after = 1;
         }
     }
@@ -739,6 +752,67 @@ req_route(struct client *c)
 }
 
 /* ------------------------------------------------------------------ watchers */
+
+/* ------------------------------------------------------------------ client I/O */
+
+/* recv/send/writev on the client, through TLS when the listener has it. EAGAIN as usual;
+ * with TLS the event actually needed is left in c->tls_want (a read may need to write). */
+static ssize_t
+tls_result(struct client *c, int n)
+{
+    int e = SSL_get_error(c->ssl, n);
+
+    c->tls_want = 0;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        c->tls_want = e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE;
+        errno = EAGAIN;
+        return -1;
+    }
+    ERR_clear_error();
+    if (e == SSL_ERROR_ZERO_RETURN) {
+        return 0;
+    }
+    errno = EPIPE;
+    return -1;
+}
+
+static ssize_t
+c_recv(struct client *c, char *buf, size_t n)
+{
+    if (c->ssl == NULL) {
+        ssize_t r;
+        do {
+            r = recv(c->fd, buf, n, 0);
+        } while (r < 0 && errno == EINTR);
+        return r;
+    }
+    int r = SSL_read(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+    return r > 0 ? r : tls_result(c, r);
+}
+
+static ssize_t
+c_send(struct client *c, const char *buf, size_t n)
+{
+    if (c->ssl == NULL) {
+        ssize_t r;
+        do {
+            r = send(c->fd, buf, n, MSG_NOSIGNAL);
+        } while (r < 0 && errno == EINTR);
+        return r;
+    }
+    int r = SSL_write(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+    return r > 0 ? r : tls_result(c, r);
+}
+
+static ssize_t
+c_writev(struct client *c, const struct iovec *iov, int cnt)
+{
+    if (c->ssl == NULL) {
+        return writev(c->fd, iov, cnt);
+    }
+    /* one record per buffer; the caller loops on partial writes */
+    return c_send(c, iov[0].iov_base, iov[0].iov_len);
+}
 
 /* Waits for cev on the client socket and uev on the upstream one, for at most timeout
  * seconds. Watchers are started or changed only when a wanted event is not already armed,
@@ -749,6 +823,9 @@ arm(struct client *c, int cev, int uev, double timeout)
 {
     struct ev_loop *loop = c->w->loop;
 
+    if (c->ssl && cev && c->tls_want) {
+        cev = c->tls_want; /* TLS needs the other direction for the pending operation */
+    }
     c->want_c = cev;
     c->want_u = uev;
     if (cev && (!ev_is_active(&c->io) || (c->io.events & (EV_READ | EV_WRITE)) != cev)) {
@@ -1008,9 +1085,7 @@ client_read(struct client *c, size_t at)
         c->in = p;
         c->in_cap = cap;
     }
-    do {
-        n = recv(c->fd, c->in + at, c->in_cap - at, 0);
-    } while (n < 0 && errno == EINTR);
+    n = c_recv(c, c->in + at, c->in_cap - at);
     return n;
 }
 
@@ -1320,7 +1395,7 @@ do_resp_body(struct client *c)
     while (r->ch_off < r->ch_len) {
         struct iovec iov[2] = {{r->ch + r->ch_off, r->ch_len - r->ch_off},
                                {c->rbuf + r->r_off, r->resp_pending}};
-        ssize_t n = writev(c->fd, iov, r->resp_pending ? 2 : 1);
+        ssize_t n = c_writev(c, iov, r->resp_pending ? 2 : 1);
         if (n > 0) {
             size_t h = r->ch_len - r->ch_off;
             r->bytes_out += (uint64_t)n;
@@ -1379,7 +1454,7 @@ do_resp_body(struct client *c)
             }
         }
         while (r->resp_pending) {
-            ssize_t n = send(c->fd, c->rbuf + r->r_off, r->resp_pending, MSG_NOSIGNAL);
+            ssize_t n = c_send(c, c->rbuf + r->r_off, r->resp_pending);
             if (n > 0) {
                 r->r_off += (size_t)n;
                 r->resp_pending -= (size_t)n;
@@ -1416,7 +1491,7 @@ do_tunnel(struct client *c)
     int cev = 0, uev = 0;
 
     while (r->ch_off < r->ch_len) {
-        ssize_t n = send(c->fd, r->ch + r->ch_off, r->ch_len - r->ch_off, MSG_NOSIGNAL);
+        ssize_t n = c_send(c, r->ch + r->ch_off, r->ch_len - r->ch_off);
         if (n > 0) {
             r->ch_off += (size_t)n;
             continue;
@@ -1430,7 +1505,7 @@ do_tunnel(struct client *c)
     /* upstream -> client */
     for (;;) {
         if (r->r_len > r->r_off) {
-            ssize_t n = send(c->fd, c->rbuf + r->r_off, r->r_len - r->r_off, MSG_NOSIGNAL);
+            ssize_t n = c_send(c, c->rbuf + r->r_off, r->r_len - r->r_off);
             if (n > 0) {
                 r->r_off += (size_t)n;
                 r->bytes_out += (uint64_t)n;
@@ -1497,7 +1572,7 @@ do_local(struct client *c)
     struct req *r = &c->r;
 
     while (r->ch_off < r->ch_len) {
-        ssize_t n = send(c->fd, r->ch + r->ch_off, r->ch_len - r->ch_off, MSG_NOSIGNAL);
+        ssize_t n = c_send(c, r->ch + r->ch_off, r->ch_len - r->ch_off);
         if (n > 0) {
             r->ch_off += (size_t)n;
             r->bytes_out += (uint64_t)n;
@@ -1521,12 +1596,35 @@ do_local(struct client *c)
     return 1;
 }
 
+static int
+do_tls(struct client *c)
+{
+    int n = SSL_do_handshake(c->ssl);
+
+    if (n == 1) {
+        c->tls_want = 0;
+        gw_snapshot_unref(c->hs_snap);
+        c->hs_snap = NULL;
+        c->state = S_HEAD;
+        return 1;
+    }
+    if (tls_result(c, n) < 0 && errno == EAGAIN) {
+        arm(c, c->tls_want, 0, gw_opts.client_header_timeout);
+        return 0;
+    }
+    client_close(c); /* handshake failed: nothing to answer in HTTP */
+    return 0;
+}
+
 static void
 step(struct client *c)
 {
     for (;;) {
         int go;
         switch (c->state) {
+        case S_TLS:
+            go = do_tls(c);
+            break;
         case S_HEAD:
             go = do_head(c);
             break;
@@ -1597,6 +1695,9 @@ on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
     (void)loop, (void)revents;
 
     switch (c->state) {
+    case S_TLS:
+        client_close(c);
+        return;
     case S_HEAD:
         if (c->in_len > c->in_off) {
             c->close_after = 1;
@@ -1648,6 +1749,10 @@ client_close(struct client *c)
         c->r.up = NULL;
     }
     gw_arena_destroy(c->arena); /* runs a live request's cleanups too */
+    if (c->ssl) {
+        SSL_free(c->ssl);
+    }
+    gw_snapshot_unref(c->hs_snap);
     close(c->fd);
     if (c->prev) {
         c->prev->next = c->next;
@@ -1690,6 +1795,20 @@ gw_proxy_accept(struct gw_worker *w, int fd, const struct gw_listen *l,
         const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)peer;
         inet_ntop(AF_INET6, &s->sin6_addr, c->peer, sizeof c->peer);
         c->peer_port = ntohs(s->sin6_port);
+    }
+    c->state = S_HEAD;
+    if (l->ssl) {
+        c->hs_snap = gw_snapshot_ref(w->snap);
+        c->ssl = gw_tls_new(fd, c->hs_snap->tls);
+        if (c->ssl == NULL) {
+            gw_snapshot_unref(c->hs_snap);
+            free(c->in);
+            free(c->rbuf);
+            free(c);
+            close(fd);
+            return;
+        }
+        c->state = S_TLS;
     }
     ev_io_init(&c->io, on_client_io, fd, EV_READ);
     c->io.data = c;

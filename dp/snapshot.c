@@ -300,6 +300,10 @@ gw_snapshot_build(struct gw_config *cfg, uint64_t version, char *err, size_t err
     if (s->router == NULL) {
         goto fail;
     }
+    s->tls = gw_tls_certs_build(cfg, err, errlen);
+    if (s->tls == NULL) {
+        goto fail;
+    }
     return s;
 fail:
     gw_snapshot_unref(s);
@@ -313,6 +317,7 @@ gw_snapshot_unref(struct gw_snapshot *s)
         return;
     }
     gw_router_free(s->router);
+    gw_tls_certs_free(s->tls);
     for (uint32_t i = 0; s->services && i < s->nservices; i++) {
         free(s->services[i].targets);
         free(s->services[i].wheel);

@@ -12,6 +12,7 @@
 
 #include "doc.h"
 #include "router.h"
+#include "tls.h"
 #include "str.h"
 
 struct gw_target {
@@ -62,6 +63,7 @@ struct gw_snapshot {
     struct gw_service *services; /* parallel to cfg->sets[GW_ENT_SERVICES] */
     struct gw_route_info *routes; /* parallel to cfg->sets[GW_ENT_ROUTES] */
     uint32_t nservices, nroutes;
+    struct gw_tls_certs *tls; /* certificates and SNIs */
 };
 
 /* Takes ownership of cfg (freed on failure too). NULL with a message in err on failure. */

@@ -1,0 +1,269 @@
+/* TLS termination. The SNI callback swaps the connection's SSL_CTX for the certificate's;
+ * the default context holds the session-ticket keys and the ALPN choice, so both survive
+ * the swap. */
+#include "tls.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "schema.h"
+
+struct sni_entry {
+    char *name; /* lower-case; "*.x" and "x.*" for wildcards */
+    SSL_CTX *ctx;
+};
+
+struct gw_tls_certs {
+    SSL_CTX **ctxs;
+    size_t nctx;
+    struct sni_entry *snis;
+    size_t nsnis;
+};
+
+static SSL_CTX *default_ctx;
+static int certs_index = -1; /* SSL ex_data slot: the connection's struct gw_tls_certs */
+
+static int
+alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+            unsigned int inlen, void *arg)
+{
+    (void)ssl, (void)arg;
+    /* only HTTP/1.1 is spoken here: pick it when offered, else no ALPN */
+    for (unsigned int i = 0; i < inlen;) {
+        unsigned int l = in[i];
+        if (i + 1 + l > inlen) {
+            break;
+        }
+        if (l == 8 && memcmp(in + i + 1, "http/1.1", 8) == 0) {
+            *out = in + i + 1;
+            *outlen = 8;
+            return SSL_TLSEXT_ERR_OK;
+        }
+        i += 1 + l;
+    }
+    return SSL_TLSEXT_ERR_NOACK;
+}
+
+static SSL_CTX *
+find_ctx(const struct gw_tls_certs *t, const char *name)
+{
+    size_t n = strlen(name);
+
+    if (t == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < t->nsnis; i++) {
+        if (strcasecmp(t->snis[i].name, name) == 0) {
+            return t->snis[i].ctx;
+        }
+    }
+    for (size_t i = 0; i < t->nsnis; i++) {
+        const char *w = t->snis[i].name;
+        size_t wl = strlen(w);
+        if (w[0] == '*' && n > wl - 1 && strcasecmp(name + n - (wl - 1), w + 1) == 0) {
+            return t->snis[i].ctx;
+        }
+        if (w[wl - 1] == '*' && n > wl - 1 && strncasecmp(name, w, wl - 1) == 0) {
+            return t->snis[i].ctx;
+        }
+    }
+    return NULL;
+}
+
+static int
+on_servername(SSL *ssl, int *al, void *arg)
+{
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    const struct gw_tls_certs *t = SSL_get_ex_data(ssl, certs_index);
+    SSL_CTX *ctx;
+    (void)al, (void)arg;
+
+    if (name && (ctx = find_ctx(t, name)) != NULL) {
+        SSL_set_SSL_CTX(ssl, ctx);
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL_CTX *
+new_ctx(void)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+    if (ctx == NULL) {
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    return ctx;
+}
+
+static int
+use_pem(SSL_CTX *ctx, const char *cert, const char *key)
+{
+    BIO *cb = BIO_new_mem_buf(cert, -1), *kb = BIO_new_mem_buf(key, -1);
+    X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+    int ok = x && k && SSL_CTX_use_certificate(ctx, x) == 1 && SSL_CTX_use_PrivateKey(ctx, k) == 1;
+
+    /* the rest of the PEM is the chain */
+    X509 *extra;
+    while (ok && cb && (extra = PEM_read_bio_X509(cb, NULL, NULL, NULL)) != NULL) {
+        if (SSL_CTX_add_extra_chain_cert(ctx, extra) != 1) {
+            X509_free(extra);
+            ok = 0;
+        }
+    }
+    ERR_clear_error();
+    X509_free(x);
+    EVP_PKEY_free(k);
+    BIO_free(cb);
+    BIO_free(kb);
+    return ok ? 0 : -1;
+}
+
+static const char *
+rec_str(enum gw_entity_type t, const struct gw_val *rec, const char *f)
+{
+    const struct gw_val *v = gw_rec_get(gw_entities[t].schema, rec, f);
+    return v && v->type == GW_V_STR ? v->u.s : NULL;
+}
+
+struct gw_tls_certs *
+gw_tls_certs_build(const struct gw_config *cfg, char *err, size_t errlen)
+{
+    const struct gw_entset *cs = &cfg->sets[GW_ENT_CERTIFICATES];
+    const struct gw_entset *ss = &cfg->sets[GW_ENT_SNIS];
+    struct gw_tls_certs *t = calloc(1, sizeof *t);
+
+    if (t == NULL) {
+        goto oom;
+    }
+    t->ctxs = calloc(cs->n ? cs->n : 1, sizeof *t->ctxs);
+    t->snis = calloc(ss->n ? ss->n : 1, sizeof *t->snis);
+    if (t->ctxs == NULL || t->snis == NULL) {
+        goto oom;
+    }
+    for (uint32_t i = 0; i < cs->n; i++) {
+        const struct gw_val *rec = &cs->recs[i];
+        SSL_CTX *ctx = new_ctx();
+        if (ctx == NULL) {
+            goto oom;
+        }
+        t->ctxs[t->nctx++] = ctx;
+        const char *alt = rec_str(GW_ENT_CERTIFICATES, rec, "cert_alt");
+        if (use_pem(ctx, rec_str(GW_ENT_CERTIFICATES, rec, "cert"),
+                    rec_str(GW_ENT_CERTIFICATES, rec, "key")) < 0 ||
+            (alt && use_pem(ctx, alt, rec_str(GW_ENT_CERTIFICATES, rec, "key_alt")) < 0)) {
+            snprintf(err, errlen, "certificate %s cannot be used",
+                     gw_config_id(GW_ENT_CERTIFICATES, rec));
+            gw_tls_certs_free(t);
+            return NULL;
+        }
+    }
+    for (uint32_t i = 0; i < ss->n; i++) {
+        const char *name = rec_str(GW_ENT_SNIS, &ss->recs[i], "name");
+        const char *cert = rec_str(GW_ENT_SNIS, &ss->recs[i], "certificate");
+        const struct gw_val *crec = cert ? gw_config_find(cfg, GW_ENT_CERTIFICATES, cert) : NULL;
+        if (name == NULL || crec == NULL) {
+            continue;
+        }
+        t->snis[t->nsnis].name = strdup(name);
+        t->snis[t->nsnis].ctx = t->ctxs[crec - cs->recs];
+        if (t->snis[t->nsnis].name == NULL) {
+            goto oom;
+        }
+        t->nsnis++;
+    }
+    return t;
+oom:
+    snprintf(err, errlen, "out of memory");
+    gw_tls_certs_free(t);
+    return NULL;
+}
+
+void
+gw_tls_certs_free(struct gw_tls_certs *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < t->nctx; i++) {
+        SSL_CTX_free(t->ctxs[i]);
+    }
+    for (size_t i = 0; i < t->nsnis; i++) {
+        free(t->snis[i].name);
+    }
+    free(t->ctxs);
+    free(t->snis);
+    free(t);
+}
+
+/* A self-signed P-256 certificate for "localhost", valid ten years. */
+static int
+self_signed(SSL_CTX *ctx)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    int ok = 0;
+
+    if (k && x) {
+        X509_set_version(x, 2);
+        ASN1_INTEGER_set(X509_get_serialNumber(x), (long)time(NULL));
+        X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+        X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 24 * 3600);
+        X509_set_pubkey(x, k);
+        X509_NAME *n = X509_get_subject_name(x);
+        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"localhost", -1,
+                                   -1, 0);
+        X509_set_issuer_name(x, n);
+        ok = X509_sign(x, k, EVP_sha256()) > 0 && SSL_CTX_use_certificate(ctx, x) == 1 &&
+             SSL_CTX_use_PrivateKey(ctx, k) == 1;
+    }
+    X509_free(x);
+    EVP_PKEY_free(k);
+    return ok ? 0 : -1;
+}
+
+int
+gw_tls_init(const char *cert_file, const char *key_file)
+{
+    certs_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    default_ctx = new_ctx();
+    if (default_ctx == NULL) {
+        return -1;
+    }
+    SSL_CTX_set_tlsext_servername_callback(default_ctx, on_servername);
+    if (cert_file && key_file) {
+        if (SSL_CTX_use_certificate_chain_file(default_ctx, cert_file) != 1 ||
+            SSL_CTX_use_PrivateKey_file(default_ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+            fprintf(stderr, "tollgate-dp: cannot use %s / %s\n", cert_file, key_file);
+            return -1;
+        }
+        return 0;
+    }
+    return self_signed(default_ctx);
+}
+
+SSL *
+gw_tls_new(int fd, const struct gw_tls_certs *certs)
+{
+    SSL *ssl = SSL_new(default_ctx);
+
+    if (ssl == NULL) {
+        return NULL;
+    }
+    SSL_set_fd(ssl, fd);
+    SSL_set_accept_state(ssl);
+    SSL_set_ex_data(ssl, certs_index, (void *)certs);
+    return ssl;
+}
