@@ -120,8 +120,13 @@ run: deps all
 
 # ---- benchmarks and fuzzing ----
 bench: deps
-	$(MAKE) $(BUILD)/tollgate-bench-load
+	$(MAKE) all $(BUILD)/tollgate-bench-load $(BUILD)/tollgate-bench-snapshot
 	@tests/bench/run.sh $(BUILD)
+	@tests/bench/proxy.sh $(BUILD)
+
+$(BUILD)/tollgate-bench-snapshot: tests/bench/bench_snapshot.c $(LIBDP) $(LIBSHARED)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Idp $(CFLAGS) -o $@ $< $(LIBDP) $(LIBSHARED) \
+	    $(LDFLAGS) $(PKG_LIBS) -lev -lpthread -lm
 
 $(BUILD)/tollgate-bench-load: tests/bench/bench_load.c $(LIBSHARED)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared $(CFLAGS) -o $@ $< $(LIBSHARED) $(LDFLAGS) $(PKG_LIBS) -lm
