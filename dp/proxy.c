@@ -23,6 +23,7 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "arena.h"
 #include "http1.h"
@@ -42,6 +43,7 @@ enum state {
     S_TLS = 0,    /* TLS handshake with the client */
     S_HEAD,       /* reading the client's request head */
     S_CONNECT,    /* connecting to a target */
+    S_UP_TLS,     /* TLS handshake with an https upstream */
     S_SEND_HEAD,  /* writing the request head upstream */
     S_SEND_BODY,  /* streaming the request body upstream */
     S_RESP_HEAD,  /* reading the response head */
@@ -814,6 +816,54 @@ c_writev(struct client *c, const struct iovec *iov, int cnt)
     return c_send(c, iov[0].iov_base, iov[0].iov_len);
 }
 
+/* recv/send on the upstream connection, through TLS for https services. */
+static ssize_t
+u_tls_result(struct gw_upconn *u, int n)
+{
+    int e = SSL_get_error(u->ssl, n);
+
+    u->tls_want = 0;
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        u->tls_want = e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE;
+        errno = EAGAIN;
+        return -1;
+    }
+    ERR_clear_error();
+    if (e == SSL_ERROR_ZERO_RETURN) {
+        return 0;
+    }
+    errno = ECONNRESET;
+    return -1;
+}
+
+static ssize_t
+u_recv(struct gw_upconn *u, char *buf, size_t n)
+{
+    if (u->ssl == NULL) {
+        ssize_t r;
+        do {
+            r = recv(u->fd, buf, n, 0);
+        } while (r < 0 && errno == EINTR);
+        return r;
+    }
+    int r = SSL_read(u->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+    return r > 0 ? r : u_tls_result(u, r);
+}
+
+static ssize_t
+u_send(struct gw_upconn *u, const char *buf, size_t n)
+{
+    if (u->ssl == NULL) {
+        ssize_t r;
+        do {
+            r = send(u->fd, buf, n, MSG_NOSIGNAL);
+        } while (r < 0 && errno == EINTR);
+        return r;
+    }
+    int r = SSL_write(u->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+    return r > 0 ? r : u_tls_result(u, r);
+}
+
 /* Waits for cev on the client socket and uev on the upstream one, for at most timeout
  * seconds. Watchers are started or changed only when a wanted event is not already armed,
  * and never stopped here: a watcher that fires while its events are not wanted is stopped
@@ -825,6 +875,9 @@ arm(struct client *c, int cev, int uev, double timeout)
 
     if (c->ssl && cev && c->tls_want) {
         cev = c->tls_want; /* TLS needs the other direction for the pending operation */
+    }
+    if (c->r.up && c->r.up->ssl && uev && c->r.up->tls_want) {
+        uev = c->r.up->tls_want;
     }
     c->want_c = cev;
     c->want_u = uev;
@@ -1156,7 +1209,8 @@ do_connect(struct client *c)
     struct req *r = &c->r;
 
     if (r->up == NULL) {
-        struct gw_upconn *up = gw_pool_get(c->w->pool, r->target);
+        uint64_t key = r->target->key ^ r->svc->tls_key;
+        struct gw_upconn *up = gw_pool_get_key(c->w->pool, key);
         r->up_reused = up != NULL;
         if (up) {
             up_attach(c, up);
@@ -1168,6 +1222,7 @@ do_connect(struct client *c)
             try_failed(c, 502);
             return 1;
         }
+        up->key = key;
         up_attach(c, up);
         arm(c, 0, EV_WRITE, r->svc->connect_timeout_ms / 1000.0);
         return 0;
@@ -1179,7 +1234,49 @@ do_connect(struct client *c)
         try_failed(c, 502);
         return 1;
     }
-    c->state = S_SEND_HEAD;
+    c->state = r->svc->tls ? S_UP_TLS : S_SEND_HEAD;
+    return 1;
+}
+
+/* TLS to an https upstream: SNI is the service host (or the upstream's host_header), and
+ * with tls_verify the certificate must also name it. */
+static int
+do_up_tls(struct client *c)
+{
+    struct req *r = &c->r;
+    struct gw_upconn *u = r->up;
+
+    if (u->ssl == NULL) {
+        u->ssl = SSL_new(r->svc->tls);
+        if (u->ssl == NULL) {
+            try_failed(c, 502);
+            return 1;
+        }
+        SSL_set_fd(u->ssl, u->fd);
+        SSL_set_connect_state(u->ssl);
+        if (r->svc->sni[0]) {
+            struct in6_addr a;
+            if (inet_pton(AF_INET, r->svc->sni, &a) == 1 ||
+                inet_pton(AF_INET6, r->svc->sni, &a) == 1) {
+                /* an address: no SNI (RFC 6066 3), verified against IP SANs */
+                X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(u->ssl), r->svc->sni);
+            } else {
+                SSL_set_tlsext_host_name(u->ssl, r->svc->sni);
+                SSL_set1_host(u->ssl, r->svc->sni);
+            }
+        }
+    }
+    int n = SSL_do_handshake(u->ssl);
+    if (n == 1) {
+        u->tls_want = 0;
+        c->state = S_SEND_HEAD;
+        return 1;
+    }
+    if (u_tls_result(u, n) < 0 && errno == EAGAIN) {
+        arm(c, 0, u->tls_want, r->svc->connect_timeout_ms / 1000.0);
+        return 0;
+    }
+    try_failed(c, 502); /* handshake or verification failed */
     return 1;
 }
 
@@ -1189,7 +1286,7 @@ do_send_head(struct client *c)
     struct req *r = &c->r;
 
     while (r->uh_off < r->uh_len) {
-        ssize_t n = send(r->up->fd, r->uh + r->uh_off, r->uh_len - r->uh_off, MSG_NOSIGNAL);
+        ssize_t n = u_send(r->up, r->uh + r->uh_off, r->uh_len - r->uh_off);
         if (n > 0) {
             r->uh_off += (size_t)n;
             continue;
@@ -1256,7 +1353,7 @@ do_send_body(struct client *c)
             }
         }
         while (r->body_pending) {
-            ssize_t n = send(r->up->fd, c->in + r->pos, r->body_pending, MSG_NOSIGNAL);
+            ssize_t n = u_send(r->up, c->in + r->pos, r->body_pending);
             if (n > 0) {
                 r->pos += (size_t)n;
                 r->body_pending -= (size_t)n;
@@ -1332,7 +1429,7 @@ do_resp_head(struct client *c)
             respond_error(c, 502, NULL, FMT_PLAIN);
             return 1;
         }
-        ssize_t n = recv(r->up->fd, c->rbuf + r->r_len, RBUF_CAP - r->r_len, 0);
+        ssize_t n = u_recv(r->up, c->rbuf + r->r_len, RBUF_CAP - r->r_len);
         if (n > 0) {
             r->r_len += (size_t)n;
             continue;
@@ -1429,7 +1526,7 @@ do_resp_body(struct client *c)
                 }
             } else {
                 r->r_off = r->r_len = 0;
-                ssize_t n = recv(r->up->fd, c->rbuf, RBUF_CAP, 0);
+                ssize_t n = u_recv(r->up, c->rbuf, RBUF_CAP);
                 if (n > 0) {
                     r->r_len = (size_t)n;
                     continue;
@@ -1517,7 +1614,7 @@ do_tunnel(struct client *c)
             }
             goto closed;
         }
-        ssize_t n = recv(r->up->fd, c->rbuf, RBUF_CAP, 0);
+        ssize_t n = u_recv(r->up, c->rbuf, RBUF_CAP);
         if (n > 0) {
             r->r_off = 0;
             r->r_len = (size_t)n;
@@ -1533,7 +1630,7 @@ do_tunnel(struct client *c)
     /* client -> upstream (anything after the upgrade request's head) */
     for (;;) {
         if (c->in_len > r->pos) {
-            ssize_t n = send(r->up->fd, c->in + r->pos, c->in_len - r->pos, MSG_NOSIGNAL);
+            ssize_t n = u_send(r->up, c->in + r->pos, c->in_len - r->pos);
             if (n > 0) {
                 r->pos += (size_t)n;
                 continue;
@@ -1631,6 +1728,9 @@ step(struct client *c)
         case S_CONNECT:
             go = do_connect(c);
             break;
+        case S_UP_TLS:
+            go = do_up_tls(c);
+            break;
         case S_SEND_HEAD:
             go = do_send_head(c);
             break;
@@ -1711,6 +1811,7 @@ on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
         client_close(c); /* idle keep-alive connection */
         return;
     case S_CONNECT:
+    case S_UP_TLS:
     case S_SEND_HEAD:
     case S_RESP_HEAD:
         try_failed(c, 504);

@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
 #include "schema.h"
 
 static const struct gw_val *
@@ -207,6 +211,102 @@ build_wheel(struct gw_service *svc)
     return 0;
 }
 
+static const char *
+rec_str(enum gw_entity_type t, const struct gw_val *rec, const char *f)
+{
+    return str_or_null(field(t, rec, f));
+}
+
+static int
+add_pem_certs(X509_STORE *store, const char *pem)
+{
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    X509 *x;
+    int n = 0;
+
+    while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        n += X509_STORE_add_cert(store, x) == 1;
+        X509_free(x);
+    }
+    ERR_clear_error();
+    BIO_free(b);
+    return n;
+}
+
+/* The TLS client context of an https service: verification per tls_verify (null: off, as
+ * Kong's proxy_ssl_verify default), its depth and ca_certificates, and the client
+ * certificate for mTLS to the upstream. */
+static int
+build_tls(const struct gw_config *cfg, struct gw_service *svc, char *err, size_t errlen)
+{
+    const enum gw_entity_type T = GW_ENT_SERVICES;
+    const struct gw_val *verify = field(T, svc->rec, "tls_verify");
+    const struct gw_val *cas = field(T, svc->rec, "ca_certificates");
+    const char *client = str_or_null(field(T, svc->rec, "client_certificate"));
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    uint64_t h = 1469598103934665603ull;
+
+    if (ctx == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    svc->tls = ctx;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    snprintf(svc->sni, sizeof svc->sni, "%.*s", (int)svc->host.n, svc->host.p);
+    if (svc->host_header.n) {
+        const char *colon = memchr(svc->host_header.p, ':', svc->host_header.n);
+        int n = colon ? (int)(colon - svc->host_header.p) : (int)svc->host_header.n;
+        snprintf(svc->sni, sizeof svc->sni, "%.*s", n, svc->host_header.p);
+    }
+    if (verify && verify->type == GW_V_BOOL && verify->u.b) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        int64_t depth = int_or(field(T, svc->rec, "tls_verify_depth"), -1);
+        if (depth >= 0) {
+            SSL_CTX_set_verify_depth(ctx, (int)depth);
+        }
+        if (cas && cas->type == GW_V_ARR && cas->n) {
+            X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+            for (uint32_t i = 0; i < cas->n; i++) {
+                const struct gw_val *ca =
+                    gw_config_find(cfg, GW_ENT_CA_CERTIFICATES, cas->u.items[i].u.s);
+                if (ca == NULL || add_pem_certs(store, rec_str(GW_ENT_CA_CERTIFICATES, ca, "cert")) == 0) {
+                    snprintf(err, errlen, "service %s: ca_certificate %s not found", svc->id,
+                             cas->u.items[i].u.s);
+                    return -1;
+                }
+            }
+        } else {
+            SSL_CTX_set_default_verify_paths(ctx);
+        }
+        h ^= 0x9e3779b97f4a7c15ull;
+    }
+    if (client) {
+        const struct gw_val *c = gw_config_find(cfg, GW_ENT_CERTIFICATES, client);
+        BIO *cb = c ? BIO_new_mem_buf(rec_str(GW_ENT_CERTIFICATES, c, "cert"), -1) : NULL;
+        BIO *kb = c ? BIO_new_mem_buf(rec_str(GW_ENT_CERTIFICATES, c, "key"), -1) : NULL;
+        X509 *x = cb ? PEM_read_bio_X509(cb, NULL, NULL, NULL) : NULL;
+        EVP_PKEY *k = kb ? PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL) : NULL;
+        int ok = x && k && SSL_CTX_use_certificate(ctx, x) == 1 &&
+                 SSL_CTX_use_PrivateKey(ctx, k) == 1;
+        X509_free(x);
+        EVP_PKEY_free(k);
+        BIO_free(cb);
+        BIO_free(kb);
+        ERR_clear_error();
+        if (!ok) {
+            snprintf(err, errlen, "service %s: client_certificate %s cannot be used", svc->id,
+                     client);
+            return -1;
+        }
+    }
+    /* connections made with a different identity must not be shared in the pool */
+    for (const char *p = svc->id; p && *p; p++) {
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    }
+    svc->tls_key = h | 1;
+    return 0;
+}
+
 static int
 compile_service(const struct gw_config *cfg, const struct gw_val *rec, struct gw_service *svc)
 {
@@ -279,6 +379,9 @@ gw_snapshot_build(struct gw_config *cfg, uint64_t version, char *err, size_t err
     }
     for (uint32_t i = 0; i < svcs->n; i++) {
         compile_service(cfg, &svcs->recs[i], &s->services[i]);
+        if (s->services[i].https && build_tls(cfg, &s->services[i], err, errlen) < 0) {
+            goto fail;
+        }
     }
     for (uint32_t i = 0; i < routes->n; i++) {
         const struct gw_val *rec = &routes->recs[i];
@@ -321,6 +424,7 @@ gw_snapshot_unref(struct gw_snapshot *s)
     for (uint32_t i = 0; s->services && i < s->nservices; i++) {
         free(s->services[i].targets);
         free(s->services[i].wheel);
+        SSL_CTX_free(s->services[i].tls);
     }
     free(s->services);
     free(s->routes);

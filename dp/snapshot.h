@@ -13,6 +13,8 @@
 #include "doc.h"
 #include "router.h"
 #include "tls.h"
+
+#include <openssl/ssl.h>
 #include "str.h"
 
 struct gw_target {
@@ -42,6 +44,9 @@ struct gw_service {
     uint32_t *wheel; /* target indexes, each weight/gcd times, interleaved (smooth WRR) */
     uint32_t nwheel;
     char resolve_error[128];   /* non-empty: no address; requests get 503 */
+    SSL_CTX *tls;              /* https: client context (verification, client certificate) */
+    char sni[256];             /* https: server name sent and verified */
+    uint64_t tls_key;          /* mixed into pool keys: TLS identity of the connections */
 };
 
 /* Per-route data the proxy needs on every request. */

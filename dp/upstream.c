@@ -111,10 +111,16 @@ gw_pool_free(struct gw_pool *p)
 struct gw_upconn *
 gw_pool_get(struct gw_pool *p, const struct gw_target *t)
 {
-    uint32_t b = (uint32_t)(t->key % BUCKETS);
+    return gw_pool_get_key(p, t->key);
+}
+
+struct gw_upconn *
+gw_pool_get_key(struct gw_pool *p, uint64_t key)
+{
+    uint32_t b = (uint32_t)(key % BUCKETS);
 
     for (struct gw_upconn *c = p->bucket[b]; c; c = c->next) {
-        if (c->key == t->key) {
+        if (c->key == key) {
             unlink_idle(p, c);
             return c; /* its watcher stays armed: the caller re-targets it */
         }
@@ -187,6 +193,9 @@ gw_upconn_close(struct gw_upconn *c)
 {
     if (c) {
         ev_io_stop(c->w->loop, &c->io);
+        if (c->ssl) {
+            SSL_free(c->ssl);
+        }
         close(c->fd);
         free(c);
     }

@@ -4,6 +4,7 @@
 #define GW_UPSTREAM_H
 
 #include <ev.h>
+#include <openssl/ssl.h>
 #include <stdint.h>
 
 #include "snapshot.h"
@@ -11,7 +12,9 @@
 
 struct gw_upconn {
     int fd;
-    uint64_t key;       /* target address key */
+    SSL *ssl;           /* HTTPS upstreams: the session, kept while pooled */
+    int tls_want;       /* event the last TLS call needs */
+    uint64_t key;       /* pool key: target address, and TLS identity for HTTPS */
     uint32_t requests;  /* served on this connection */
     ev_io io;           /* used by the pool while idle, by the proxy while busy */
     ev_tstamp idle_since;
@@ -26,6 +29,7 @@ struct gw_upconn {
 /* A pooled connection to t, or NULL (then connect). Its io watcher may still be armed for
  * reading: the caller sets its callback and data (ev_set_cb). */
 struct gw_upconn *gw_pool_get(struct gw_pool *p, const struct gw_target *t);
+struct gw_upconn *gw_pool_get_key(struct gw_pool *p, uint64_t key);
 
 /* Returns a connection whose response was read completely; it is closed instead when the
  * pool is full or it served its maximum. */

@@ -116,3 +116,96 @@ def test_https_only_route_answers_426_over_http_and_matches_sni(tls_gw):
     assert b"Upgrade: TLS/1.2, HTTP/1.1" in out
     _, _, _, out = fetch(tls_gw.ssl_port, "a.test", "/secure")
     assert out.startswith(b"HTTP/1.1 200")
+
+
+def tls_echo(tmp_path, require_client_ca=None):
+    """An Echo upstream behind TLS with a certificate for 127.0.0.1 (its own CA)."""
+    key, crt = tmp_path / "up.key", tmp_path / "up.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(crt),
+                    "-days", "2", "-subj", "/CN=upstream", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    e = Echo("tls-upstream")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(crt), str(key))
+    if require_client_ca:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cadata=require_client_ca)
+    e.server.socket = ctx.wrap_socket(e.server.socket, server_side=True)
+    return e, crt.read_text()
+
+
+@pytest.mark.parametrize("verify,with_ca,status", [
+    (None, False, 200),   # tls_verify null: not verified, as Kong's proxy_ssl_verify default
+    (True, True, 200),    # verified against the service's ca_certificates
+    (True, False, 502),   # verified against the system store: unknown CA
+])
+def test_https_upstream(tmp_path, verify, with_ca, status):
+    e, ca = tls_echo(tmp_path)
+    try:
+        ca_block = f"""ca_certificates:
+  - id: 2b7ad6f1-3c8a-4e5f-9d0a-1b2c3d4e5f60
+    cert: |
+{indent(ca, 6)}
+""" if with_ca else ""
+        svc_tls = ""
+        if verify is not None:
+            svc_tls += f"    tls_verify: {str(verify).lower()}\n"
+        if with_ca:
+            svc_tls += "    ca_certificates: [2b7ad6f1-3c8a-4e5f-9d0a-1b2c3d4e5f60]\n"
+        g = Gateway(tmp_path, f"""
+_format_version: "3.0"
+{ca_block}services:
+  - url: https://127.0.0.1:{e.port}
+    retries: 0
+{svc_tls}    routes:
+      - paths: [/]
+""")
+        try:
+            import requests
+            r = requests.get(g.url + "/tls")
+            assert r.status_code == status
+            if status == 200:
+                assert r.json()["server"] == "tls-upstream"
+                assert r.json()["headers"]["host"] == f"127.0.0.1:{e.port}"
+        finally:
+            g.stop()
+    finally:
+        e.stop()
+
+
+def test_https_upstream_with_client_certificate(tmp_path):
+    c_crt, c_key = make_cert(tmp_path, "client", "gateway-client")
+    e, _ = tls_echo(tmp_path, require_client_ca=c_crt)
+    try:
+        def gw(with_cert):
+            cert_block = f"""certificates:
+  - id: 5c1f0e7a-9b3d-4c2e-8f1a-0d9e8c7b6a50
+    cert: |
+{indent(c_crt, 6)}
+    key: |
+{indent(c_key, 6)}
+""" if with_cert else ""
+            client = ("    client_certificate: {id: 5c1f0e7a-9b3d-4c2e-8f1a-0d9e8c7b6a50}\n"
+                      if with_cert else "")
+            return Gateway(tmp_path, f"""
+_format_version: "3.0"
+{cert_block}services:
+  - url: https://127.0.0.1:{e.port}
+    retries: 0
+{client}    routes:
+      - paths: [/]
+""")
+        import requests
+        g = gw(True)
+        try:
+            assert requests.get(g.url + "/m").status_code == 200
+        finally:
+            g.stop()
+        g = gw(False)
+        try:
+            assert requests.get(g.url + "/m").status_code == 502
+        finally:
+            g.stop()
+    finally:
+        e.stop()
