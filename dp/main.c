@@ -54,7 +54,8 @@ usage(FILE *f)
             "  --ssl-cert F --ssl-cert-key F  default certificate (else a self-signed one)\n"
             "  --status-listen ADDR:PORT  /status listener (repeatable; default 127.0.0.1:8100)\n"
             "  --workers N                worker threads (default: number of cores)\n"
-            "  --access-log PATH|off      combined-format access log (default off)\n"
+            "  --access-log PATH|off      access log (default off)\n"
+            "  --access-log-format combined|json  (default combined)\n"
             "  --conf FILE                kong.conf-style file: key = value\n"
             "Each option may also come from the environment: TOLLGATE_PROXY_LISTEN, ...\n");
 }
@@ -141,6 +142,12 @@ set_option(const char *key, const char *val, int *nproxy_src)
         o.ssl_cert = strdup(val);
     } else if (strcmp(key, "ssl_cert_key") == 0) {
         o.ssl_cert_key = strdup(val);
+    } else if (strcmp(key, "access_log_format") == 0) {
+        if (strcmp(val, "json") != 0 && strcmp(val, "combined") != 0) {
+            fprintf(stderr, "tollgate-dp: access_log_format: expected combined or json\n");
+            return -1;
+        }
+        gw_opts.access_log_json = strcmp(val, "json") == 0;
     } else if (strcmp(key, "proxy_access_log") == 0 || strcmp(key, "access_log") == 0) {
         o.access_log = strdup(val);
     } else {
@@ -337,6 +344,7 @@ main(int argc, char **argv)
         {"status-listen", required_argument, NULL, 's'},
         {"workers", required_argument, NULL, 'w'},
         {"access-log", required_argument, NULL, 'a'},
+        {"access-log-format", required_argument, NULL, 'L'},
         {"conf", required_argument, NULL, 'f'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -344,7 +352,8 @@ main(int argc, char **argv)
     };
     static const char *const env_keys[] = {"declarative_config", "proxy_listen",
                                            "proxy_ssl_listen", "status_listen", "workers",
-                                           "access_log", "ssl_cert", "ssl_cert_key", NULL};
+                                           "access_log", "access_log_format", "ssl_cert",
+                                           "ssl_cert_key", NULL};
     const char *conf = getenv("TOLLGATE_CONF");
     int c;
 
@@ -425,6 +434,9 @@ main(int argc, char **argv)
             break;
         case 'a':
             rc = set_option("access_log", optarg, NULL);
+            break;
+        case 'L':
+            rc = set_option("access_log_format", optarg, NULL);
             break;
         default:
             break;

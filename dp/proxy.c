@@ -1050,27 +1050,84 @@ resp_head_done(struct client *c, size_t head_len)
 
 /* ------------------------------------------------------------------ request end */
 
+/* Appends s to b for a log line: JSON string escaping, or nginx's \xHH for the combined
+ * format, so a client cannot forge line breaks or fields. */
+static void
+log_str(struct sbuf *b, struct gw_str s, int json)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < s.n; i++) {
+        unsigned char ch = (unsigned char)s.p[i];
+        if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\') {
+            sb_put(b, (const char *)&ch, 1);
+        } else if (json) {
+            char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+            sb_put(b, e, 6);
+        } else {
+            char e[4] = {'\\', 'x', hex[ch >> 4], hex[ch & 15]};
+            sb_put(b, e, 4);
+        }
+    }
+}
+
 static void
 access_log(struct client *c)
 {
     struct req *r = &c->r;
     FILE *f = gw_opts.access_log;
+    struct sbuf b = {.a = r->arena};
+    char date[64];
+    struct tm tm;
+    time_t now = (time_t)ev_now(c->w->loop);
+    const struct gw_http_header *ua, *ref;
+    static const struct gw_str dash = {"-", 1};
 
     if (f == NULL || r->head_len == 0) {
         return;
     }
-    char date[64];
-    time_t now = (time_t)ev_now(c->w->loop);
-    struct tm tm;
+    ua = header(&r->h, "user-agent");
+    ref = header(&r->h, "referer");
     gmtime_r(&now, &tm);
-    strftime(date, sizeof date, "%d/%b/%Y:%H:%M:%S +0000", &tm);
-    const struct gw_http_header *ua = header(&r->h, "user-agent");
-    const struct gw_http_header *ref = header(&r->h, "referer");
-    /* combined format; one fprintf per line keeps lines whole across worker threads */
-    fprintf(f, "%s - - [%s] \"%.*s %.*s HTTP/1.%d\" %d %llu \"%.*s\" \"%.*s\"\n", c->peer, date,
-            (int)r->h.method.n, r->h.method.p, (int)r->h.target.n, r->h.target.p, r->h.minor,
-            r->status, (unsigned long long)r->bytes_out, ref ? (int)ref->value.n : 1,
-            ref ? ref->value.p : "-", ua ? (int)ua->value.n : 1, ua ? ua->value.p : "-");
+    if (gw_opts.access_log_json) {
+        strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        sb_printf(&b, "{\"time\":\"%s\",\"client_ip\":\"%s\",\"method\":\"", date, c->peer);
+        log_str(&b, r->h.method, 1);
+        SB_LIT(&b, "\",\"uri\":\"");
+        log_str(&b, r->h.target, 1);
+        sb_printf(&b, "\",\"status\":%d,\"bytes_sent\":%llu,\"request_id\":\"%s\"", r->status,
+                  (unsigned long long)r->bytes_out, r->id);
+        if (r->ri) {
+            sb_printf(&b, ",\"route_id\":\"%s\"", r->ri->id);
+        }
+        if (r->svc) {
+            sb_printf(&b, ",\"service_id\":\"%s\"", r->svc->id);
+        }
+        sb_printf(&b, ",\"latency_ms\":%.0f", ms_since(c, r->t_start));
+        if (r->t_first_byte > 0) {
+            sb_printf(&b, ",\"upstream_latency_ms\":%.0f",
+                      (r->t_first_byte - r->t_upstream) * 1000.0);
+        }
+        SB_LIT(&b, ",\"user_agent\":\"");
+        log_str(&b, ua ? ua->value : GW_STR_NULL, 1);
+        SB_LIT(&b, "\"}\n");
+    } else {
+        strftime(date, sizeof date, "%d/%b/%Y:%H:%M:%S +0000", &tm);
+        sb_printf(&b, "%s - - [%s] \"", c->peer, date);
+        log_str(&b, r->h.method, 0);
+        SB_LIT(&b, " ");
+        log_str(&b, r->h.target, 0);
+        sb_printf(&b, " HTTP/1.%d\" %d %llu \"", r->h.minor, r->status,
+                  (unsigned long long)r->bytes_out);
+        log_str(&b, ref ? ref->value : dash, 0);
+        SB_LIT(&b, "\" \"");
+        log_str(&b, ua ? ua->value : dash, 0);
+        SB_LIT(&b, "\"\n");
+    }
+    /* one write per line keeps lines whole across worker threads */
+    if (b.p) {
+        fwrite(b.p, 1, b.len, f);
+    }
 }
 
 static void

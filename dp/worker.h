@@ -61,7 +61,7 @@ struct gw_proxy_opts {
     double keepalive_timeout;
     int64_t client_max_body_size; /* bytes, 0: unlimited */
     FILE *access_log;             /* NULL: off */
-    int access_log_json;
+    int access_log_json; /* JSON lines instead of the combined format */
 };
 
 extern struct gw_proxy_opts gw_opts;

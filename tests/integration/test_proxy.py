@@ -357,3 +357,25 @@ def test_websocket_upgrade_is_tunnelled(gw_factory):
                 assert got.endswith(msg)
     finally:
         ws.stop()
+
+
+@pytest.mark.parametrize("fmt", ["combined", "json"])
+def test_access_log(echo, tmp_path, fmt):
+    log = tmp_path / "access.log"
+    g = Gateway(tmp_path, conf(echo.port, "      - paths: [/]\n"),
+                extra=("--access-log", str(log), "--access-log-format", fmt))
+    try:
+        requests.get(g.url + '/logged?q="x"', headers={"User-Agent": "ua\"1"})
+        requests.get(g.url + "/nope", headers={"Host": "x"})
+    finally:
+        g.stop()
+    lines = log.read_text().splitlines()
+    assert len(lines) == 2
+    if fmt == "json":
+        first = json.loads(lines[0])
+        assert first["uri"] == '/logged?q=%22x%22' or first["uri"] == '/logged?q="x"'
+        assert first["status"] == 200 and first["user_agent"] == 'ua"1'
+        assert len(first["request_id"]) == 32
+    else:
+        assert lines[0].startswith("127.0.0.1 - - [")
+        assert '" 200 ' in lines[0] and lines[0].endswith('"ua\\x221"')
