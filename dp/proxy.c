@@ -577,7 +577,13 @@ build_upstream_head(struct client *c, const struct gw_route_match *m, struct gw_
         SB_LIT(&b, "?");
         sb_str(&b, r->h.query);
     }
-    SB_LIT(&b, " HTTP/1.1\r\n");
+    /* an HTTP/1.0 client cannot read chunked responses: ask the upstream in 1.0 too (as
+     * nginx's proxy_http_version 1.0 would), so it delimits by length or close */
+    if (r->h.minor == 0) {
+        SB_LIT(&b, " HTTP/1.0\r\n");
+    } else {
+        SB_LIT(&b, " HTTP/1.1\r\n");
+    }
 
     /* Host: preserve_host, else the upstream's host_header, else the service host with a
      * non-default port */

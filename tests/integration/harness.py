@@ -74,6 +74,7 @@ class EchoHandler(http.server.BaseHTTPRequestHandler):
             status = int(path.split("/")[2].split("?")[0])
         out = json.dumps({
             "method": self.command,
+            "version": self.request_version,
             "path": path,
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body_len": len(body),
@@ -183,3 +184,327 @@ def raw(port, data, timeout=5, read_all=True):
         except socket.timeout:
             pass
         return out
+
+
+# --- Added for test_routing.py, test_streaming.py and test_reload.py -------------------------
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.header_list = headers  # [(name, value)] as received
+        self.headers = {k.lower(): v for k, v in headers}
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class HttpConn:
+    """One client connection speaking HTTP/1.1 by hand: the request-target goes out exactly as
+    written (no client-side dot-segment removal or re-escaping), headers may repeat, and several
+    requests can share the connection. Meant for small bodies."""
+
+    def __init__(self, port, timeout=30):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed by the gateway")
+        self.buf += chunk
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def send(self, method, target, headers=(), body=None, version="HTTP/1.1"):
+        """headers: (name, value) pairs, sent in order (a Host pair is the caller's job)."""
+        head = [f"{method} {target} {version}"]
+        head += [f"{k}: {v}" for k, v in headers]
+        if body is not None:
+            head.append(f"Content-Length: {len(body)}")
+        data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        self.sock.sendall(data + (body or b""))
+
+    def response(self, method="GET"):
+        status_line = self._line()
+        status = int(status_line.split(b" ")[1])
+        headers = []
+        while True:
+            line = self._line()
+            if not line:
+                break
+            k, v = line.decode("latin-1").split(":", 1)
+            headers.append((k.strip(), v.strip()))
+        h = {k.lower(): v for k, v in headers}
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            body = b""
+        elif h.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self._line().split(b";")[0], 16)
+                if size == 0:
+                    while self._line():
+                        pass
+                    break
+                body += self._read(size)
+                self._line()
+        elif "content-length" in h:
+            body = self._read(int(h["content-length"]))
+        else:
+            try:
+                while True:
+                    self._fill()
+            except ConnectionError:
+                pass
+            body, self.buf = self.buf, b""
+        return Response(status, headers, body)
+
+    def request(self, method, target, headers=(), body=None):
+        self.send(method, target, headers, body)
+        return self.response(method)
+
+
+def http_request(port, method, target, headers=(), body=None, timeout=30):
+    """One request on a fresh connection (closed afterwards), sent byte-exact via HttpConn."""
+    with HttpConn(port, timeout) as c:
+        return c.request(method, target, list(headers) + [("Connection", "close")], body)
+
+
+def wait_config_change(gw, old_hash, timeout=10):
+    """Waits until the status endpoint reports a configuration hash other than old_hash;
+    returns the new hash (raises on timeout)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        h = gw.status()["configuration_hash"]
+        if h != old_hash:
+            return h
+        time.sleep(0.02)
+    raise TimeoutError(f"configuration hash still {old_hash} after {timeout}s")
+
+
+def rss_kb(pid):
+    """VmRSS of a process in kB (None once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class RssSampler:
+    """Samples a process's VmRSS every `interval` seconds on a thread; .max_kb and .samples."""
+
+    def __init__(self, pid, interval=0.05):
+        self.pid = pid
+        self.interval = interval
+        self.max_kb = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            kb = rss_kb(self.pid)
+            if kb is not None:
+                self.max_kb = max(self.max_kb, kb)
+                self.samples += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+class StreamUpstream:
+    """A raw-socket HTTP/1.1 upstream for big transfers and connection accounting (keep-alive
+    honoured, one thread per connection):
+      /pause/MS/...      -> waits MS ms before reading the request body, then as below
+      POST/PUT any path  -> reads the body (Content-Length or chunked) counting bytes without
+                            keeping them; answers JSON {"received": n, "chunked": bool, ...}
+      GET /gen/N         -> N bytes ('x') with Content-Length
+      GET /genchunked/N  -> N bytes ('x') chunked, 1 MiB chunks
+      GET /sleep/MS      -> waits MS ms, then the JSON answer
+      anything else      -> JSON {"method", "path", "port" (client port), "conn" (number of the
+                            connection on this upstream), "server"}
+    .peers: set of client ports of every accepted connection; .connections: count accepted;
+    .arrivals: requests whose head was read (before any sleep); .sleeping: /sleep/ requests
+    currently waiting."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, name="stream"):
+        self.name = name
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(128)
+        self.lsock.settimeout(0.2)
+        self.port = self.lsock.getsockname()[1]
+        self.peers = set()
+        self.connections = 0
+        self.arrivals = 0
+        self.sleeping = 0
+        self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._payload = b"x" * self.CHUNK
+        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self._stop.set()
+        self.thread.join()
+        self.lsock.close()
+
+    def _accept_loop(self):
+        while not self._stop.is_set():
+            try:
+                conn, addr = self.lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+                self.peers.add(addr[1])
+                n = self.connections
+            conn.settimeout(None)
+            threading.Thread(target=self._serve, args=(conn, addr, n), daemon=True).start()
+
+    def _count_body(self, rfile, headers):
+        buf = bytearray(self.CHUNK)
+        view = memoryview(buf)
+        total = 0
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            while True:
+                line = rfile.readline(1024)
+                if not line:
+                    raise ConnectionError("eof in chunked body")
+                size = int(line.split(b";")[0], 16)
+                if size == 0:
+                    while rfile.readline(65536) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return total, True
+                left = size
+                while left:
+                    got = rfile.readinto(view[:min(left, self.CHUNK)])
+                    if not got:
+                        raise ConnectionError("eof in chunk")
+                    left -= got
+                total += size
+                rfile.readline(1024)
+        left = int(headers.get("content-length") or 0)
+        while left:
+            got = rfile.readinto(view[:min(left, self.CHUNK)])
+            if not got:
+                raise ConnectionError("eof in body")
+            left -= got
+            total += got
+        return total, False
+
+    def _serve(self, conn, addr, conn_no):
+        rfile = conn.makefile("rb", buffering=1 << 16)
+        try:
+            while True:
+                line = rfile.readline(65536)
+                if not line:
+                    return
+                if line in (b"\r\n", b"\n"):
+                    continue
+                method, target, _ = line.decode("latin-1").split(" ", 2)
+                headers = {}
+                while True:
+                    h = rfile.readline(65536)
+                    if h in (b"\r\n", b"\n", b""):
+                        break
+                    k, v = h.decode("latin-1").split(":", 1)
+                    headers[k.strip().lower()] = v.strip()
+                with self.lock:
+                    self.arrivals += 1
+                if target.startswith("/pause/"):  # stall before reading the request body
+                    time.sleep(int(target.split("/")[2]) / 1000.0)
+                received, chunked = self._count_body(rfile, headers)
+                close = headers.get("connection", "").lower() == "close"
+                if method == "GET" and target.startswith("/gen/"):
+                    n = int(target.split("/")[2])
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+                                 b"Content-Type: application/octet-stream\r\n\r\n" % n)
+                    view = memoryview(self._payload)
+                    while n > 0:
+                        k = min(n, self.CHUNK)
+                        conn.sendall(view[:k])
+                        n -= k
+                elif method == "GET" and target.startswith("/genchunked/"):
+                    n = int(target.split("/")[2])
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                                 b"Content-Type: application/octet-stream\r\n\r\n")
+                    view = memoryview(self._payload)
+                    while n > 0:
+                        k = min(n, self.CHUNK)
+                        conn.sendall(b"%x\r\n" % k)
+                        conn.sendall(view[:k])
+                        conn.sendall(b"\r\n")
+                        n -= k
+                    conn.sendall(b"0\r\n\r\n")
+                else:
+                    if target.startswith("/sleep/"):
+                        with self.lock:
+                            self.sleeping += 1
+                        time.sleep(int(target.split("/")[2].split("?")[0]) / 1000.0)
+                        with self.lock:
+                            self.sleeping -= 1
+                    out = json.dumps({"method": method, "path": target, "port": addr[1],
+                                      "conn": conn_no, "received": received,
+                                      "chunked": chunked, "server": self.name}).encode()
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: %d\r\n%s\r\n%s"
+                                 % (len(out), b"Connection: close\r\n" if close else b"", out))
+                if close:
+                    return
+        except (OSError, ValueError, ConnectionError):
+            return
+        finally:
+            try:
+                rfile.close()
+                conn.close()
+            except OSError:
+                pass
+
+
+def start_retrying(make, attempts=3):
+    """Calls make() (which starts a Gateway) again when the process exited during start-up: a
+    port picked by free_port() can be taken by another process's connection before the gateway
+    binds it when test runs share the machine. A gateway that stays up but never answers is
+    not retried."""
+    for i in range(attempts):
+        try:
+            return make()
+        except RuntimeError as e:
+            if "tollgate-dp exited" not in str(e) or i == attempts - 1:
+                raise
+    raise AssertionError("unreachable")

@@ -379,3 +379,15 @@ def test_access_log(echo, tmp_path, fmt):
     else:
         assert lines[0].startswith("127.0.0.1 - - [")
         assert '" 200 ' in lines[0] and lines[0].endswith('"ua\\x221"')
+
+
+def test_http10_client_is_proxied_in_http10(echo, gw_factory):
+    """An HTTP/1.0 client cannot read a chunked response, so the upstream is asked in 1.0
+    too and delimits its response by length or close."""
+    g = gw_factory(conf(echo.port, "      - paths: [/]\n"))
+    out = raw(g.port, b"GET /v10 HTTP/1.0\r\nHost: a\r\n\r\n")
+    head, body = out.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 200")
+    assert json.loads(body)["version"] == "HTTP/1.0"
+    got = requests.get(g.url + "/v11").json()
+    assert got["version"] == "HTTP/1.1"
