@@ -188,6 +188,8 @@ def raw(port, data, timeout=5, read_all=True):
 
 # --- Added for test_routing.py, test_streaming.py and test_reload.py -------------------------
 
+import re  # noqa: E402 (kept with the helpers that use it)
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -349,17 +351,21 @@ class StreamUpstream:
                             keeping them; answers JSON {"received": n, "chunked": bool, ...}
       GET /gen/N         -> N bytes ('x') with Content-Length
       GET /genchunked/N  -> N bytes ('x') chunked, 1 MiB chunks
-      GET /sleep/MS      -> waits MS ms, then the JSON answer
+      .../sleep/MS...    -> (anywhere in the path) waits MS ms, then the JSON answer
       anything else      -> JSON {"method", "path", "port" (client port), "conn" (number of the
                             connection on this upstream), "server"}
     .peers: set of client ports of every accepted connection; .connections: count accepted;
     .arrivals: requests whose head was read (before any sleep); .sleeping: /sleep/ requests
-    currently waiting."""
+    currently waiting; .busy: requests being read or answered right now."""
 
     CHUNK = 1 << 20
+    _SLEEP = re.compile(r"/sleep/(\d+)")
 
-    def __init__(self, name="stream"):
+    def __init__(self, name="stream", idle_timeout=None):
+        """idle_timeout: seconds a kept-alive connection may wait for its next request before
+        this upstream closes it (None: never)."""
         self.name = name
+        self.idle_timeout = idle_timeout
         self.lsock = socket.socket()
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.lsock.bind(("127.0.0.1", 0))
@@ -370,6 +376,7 @@ class StreamUpstream:
         self.connections = 0
         self.arrivals = 0
         self.sleeping = 0
+        self.busy = 0  # requests between head read and response fully written
         self.lock = threading.Lock()
         self._stop = threading.Event()
         self._payload = b"x" * self.CHUNK
@@ -429,8 +436,19 @@ class StreamUpstream:
 
     def _serve(self, conn, addr, conn_no):
         rfile = conn.makefile("rb", buffering=1 << 16)
+        first = True
         try:
             while True:
+                if self.idle_timeout is not None and not first:
+                    # wait for the next request's first byte, at most idle_timeout
+                    conn.settimeout(self.idle_timeout)
+                    try:
+                        if not rfile.peek(1):
+                            return
+                    except socket.timeout:
+                        return
+                    conn.settimeout(None)
+                first = False
                 line = rfile.readline(65536)
                 if not line:
                     return
@@ -446,44 +464,12 @@ class StreamUpstream:
                     headers[k.strip().lower()] = v.strip()
                 with self.lock:
                     self.arrivals += 1
-                if target.startswith("/pause/"):  # stall before reading the request body
-                    time.sleep(int(target.split("/")[2]) / 1000.0)
-                received, chunked = self._count_body(rfile, headers)
-                close = headers.get("connection", "").lower() == "close"
-                if method == "GET" and target.startswith("/gen/"):
-                    n = int(target.split("/")[2])
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
-                                 b"Content-Type: application/octet-stream\r\n\r\n" % n)
-                    view = memoryview(self._payload)
-                    while n > 0:
-                        k = min(n, self.CHUNK)
-                        conn.sendall(view[:k])
-                        n -= k
-                elif method == "GET" and target.startswith("/genchunked/"):
-                    n = int(target.split("/")[2])
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
-                                 b"Content-Type: application/octet-stream\r\n\r\n")
-                    view = memoryview(self._payload)
-                    while n > 0:
-                        k = min(n, self.CHUNK)
-                        conn.sendall(b"%x\r\n" % k)
-                        conn.sendall(view[:k])
-                        conn.sendall(b"\r\n")
-                        n -= k
-                    conn.sendall(b"0\r\n\r\n")
-                else:
-                    if target.startswith("/sleep/"):
-                        with self.lock:
-                            self.sleeping += 1
-                        time.sleep(int(target.split("/")[2].split("?")[0]) / 1000.0)
-                        with self.lock:
-                            self.sleeping -= 1
-                    out = json.dumps({"method": method, "path": target, "port": addr[1],
-                                      "conn": conn_no, "received": received,
-                                      "chunked": chunked, "server": self.name}).encode()
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                 b"Content-Length: %d\r\n%s\r\n%s"
-                                 % (len(out), b"Connection: close\r\n" if close else b"", out))
+                    self.busy += 1
+                try:
+                    close = self._answer(conn, rfile, method, target, headers, addr, conn_no)
+                finally:
+                    with self.lock:
+                        self.busy -= 1
                 if close:
                     return
         except (OSError, ValueError, ConnectionError):
@@ -494,6 +480,50 @@ class StreamUpstream:
                 conn.close()
             except OSError:
                 pass
+
+    def _answer(self, conn, rfile, method, target, headers, addr, conn_no):
+        """Reads the request body and writes the response; True when the connection is to be
+        closed."""
+        if target.startswith("/pause/"):  # stall before reading the request body
+            time.sleep(int(target.split("/")[2]) / 1000.0)
+        received, chunked = self._count_body(rfile, headers)
+        close = headers.get("connection", "").lower() == "close"
+        if method == "GET" and target.startswith("/gen/"):
+            n = int(target.split("/")[2])
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n"
+                         b"Content-Type: application/octet-stream\r\n\r\n" % n)
+            view = memoryview(self._payload)
+            while n > 0:
+                k = min(n, self.CHUNK)
+                conn.sendall(view[:k])
+                n -= k
+        elif method == "GET" and target.startswith("/genchunked/"):
+            n = int(target.split("/")[2])
+            conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                         b"Content-Type: application/octet-stream\r\n\r\n")
+            view = memoryview(self._payload)
+            while n > 0:
+                k = min(n, self.CHUNK)
+                conn.sendall(b"%x\r\n" % k)
+                conn.sendall(view[:k])
+                conn.sendall(b"\r\n")
+                n -= k
+            conn.sendall(b"0\r\n\r\n")
+        else:
+            ms = self._SLEEP.search(target)
+            if ms:
+                with self.lock:
+                    self.sleeping += 1
+                time.sleep(int(ms.group(1)) / 1000.0)
+                with self.lock:
+                    self.sleeping -= 1
+            out = json.dumps({"method": method, "path": target, "port": addr[1],
+                              "conn": conn_no, "received": received,
+                              "chunked": chunked, "server": self.name}).encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n%s\r\n%s"
+                         % (len(out), b"Connection: close\r\n" if close else b"", out))
+        return close
 
 
 def start_retrying(make, attempts=3):
