@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "doc_cli.h"
+#include "health.h"
 #include "model.h"
 #include "snapshot.h"
 #include "status.h"
@@ -246,6 +247,7 @@ on_hup(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     }
     gw_workers_publish(s);
+    gw_health_publish(s);
     gw_snapshot_unref(current);
     current = s;
     gw_status_set_config(s->cfg->hash, s->version);
@@ -306,6 +308,9 @@ run(void)
     if (gw_workers_start(current) < 0) {
         return 1;
     }
+    if (gw_health_start(current) < 0) {
+        return 1;
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (gw_status_start(loop, o.status, o.nstatus) < 0) {
         return 1;
@@ -327,6 +332,7 @@ run(void)
             o.decl, (unsigned long long)current->version, current->cfg->hash);
     ev_run(loop, 0);
     gw_workers_stop(30);
+    gw_health_stop();
     gw_snapshot_unref(current);
     return 0;
 }

@@ -26,6 +26,7 @@
 #include <openssl/x509v3.h>
 
 #include "arena.h"
+#include "balancer.h"
 #include "http1.h"
 #include "tls.h"
 #include "router.h"
@@ -94,6 +95,7 @@ struct req {
     size_t ch_len, ch_off;
     int status;
     uint64_t bytes_out;
+    struct gw_pick pick;   /* balancer state across the tries (balancer.h) */
     struct gw_http_head h; /* last: req_begin clears what comes before it */
 };
 
@@ -742,7 +744,17 @@ req_route(struct client *c)
         respond_error(c, 503, r->svc->resolve_error[0] ? r->svc->resolve_error : NULL, FMT_JSON);
         return;
     }
-    r->target = gw_balance(c->w, s, r->svc, NULL);
+    /* balancer hook: the first try's target (hash keys read the request); 503 when no
+     * target is healthy */
+    struct gw_lb_request lbr = {{c->peer, strlen(c->peer)}, &r->h, in.path, &m,
+                                ev_now(c->w->loop)};
+    r->target =
+        gw_balancer_pick(&r->pick, r->svc, &c->w->rr[r->svc - s->services], &lbr, r->arena);
+    if (r->target == NULL) {
+        c->close_after |= r->bk != F_NONE;
+        respond_error(c, 503, "failure to get a peer from the ring-balancer", FMT_JSON);
+        return;
+    }
     if (build_upstream_head(c, &m, in.path) < 0) {
         c->close_after = 1;
         respond_error(c, 500, NULL, FMT_PLAIN);
@@ -944,9 +956,14 @@ try_failed(struct client *c, int status)
     struct req *r = &c->r;
 
     up_release(c, 0);
-    if (r->tries < r->svc->retries && !r->body_started) {
+    /* balancer hooks: the failure feeds passive health checks; a retry needs a healthy target */
+    gw_balancer_report(&r->pick, status == 504 ? GW_HEALTH_TIMEOUT : GW_HEALTH_TCP_ERROR,
+                       ev_now(c->w->loop));
+    const struct gw_target *next = NULL;
+    if (r->tries < r->svc->retries && !r->body_started &&
+        (next = gw_balancer_retry(&r->pick, ev_now(c->w->loop))) != NULL) {
         r->tries++;
-        r->target = gw_balance(c->w, r->snap, r->svc, r->target);
+        r->target = next;
         r->uh_off = 0;
         c->state = S_CONNECT;
         return;
@@ -1009,6 +1026,10 @@ build_client_head(struct client *c)
     sb_printf(&b, "X-Kong-Upstream-Latency: %.0f\r\nX-Kong-Proxy-Latency: %.0f\r\n",
               (r->t_first_byte - r->t_upstream) * 1000.0, (r->t_upstream - r->t_start) * 1000.0);
     sb_printf(&b, "X-Kong-Request-Id: %s\r\n", r->id);
+    const char *cookie = gw_balancer_set_cookie(&r->pick, r->arena); /* balancer hook */
+    if (cookie) {
+        sb_put(&b, cookie, strlen(cookie));
+    }
     if (upgrade) {
         SB_LIT(&b, "Connection: upgrade\r\n");
     } else if (c->close_after) {
@@ -1464,6 +1485,8 @@ do_resp_head(struct client *c)
                 if (r->t_first_byte == 0) {
                     r->t_first_byte = ev_now(c->w->loop);
                 }
+                /* balancer hook: the status feeds passive health checks and latency */
+                gw_balancer_report(&r->pick, r->rh.status, ev_now(c->w->loop));
                 if (resp_head_done(c, (size_t)rc) < 0) {
                     c->close_after = 1;
                     up_release(c, 0);
@@ -1474,6 +1497,7 @@ do_resp_head(struct client *c)
                 return 1;
             }
             if (rc < 0) {
+                gw_balancer_report(&r->pick, 0, ev_now(c->w->loop)); /* balancer hook */
                 up_release(c, 0);
                 c->close_after |= !r->body_done;
                 respond_error(c, 502, NULL, FMT_PLAIN);

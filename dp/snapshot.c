@@ -113,10 +113,8 @@ find_upstream(const struct gw_config *cfg, const char *name)
 }
 
 static void
-build_targets(const struct gw_config *cfg, struct gw_service *svc)
+build_targets(const struct gw_config *cfg, const struct gw_val *up, struct gw_service *svc)
 {
-    const struct gw_val *up = find_upstream(cfg, svc->host.p);
-
     if (up == NULL) {
         resolve(svc->host.p, svc->port, 100, &svc->targets, &svc->ntargets, svc->resolve_error,
                 sizeof svc->resolve_error);
@@ -308,7 +306,8 @@ build_tls(const struct gw_config *cfg, struct gw_service *svc, char *err, size_t
 }
 
 static int
-compile_service(const struct gw_config *cfg, const struct gw_val *rec, struct gw_service *svc)
+compile_service(const struct gw_config *cfg, const struct gw_val *rec, struct gw_service *svc,
+                char *err, size_t errlen)
 {
     const enum gw_entity_type T = GW_ENT_SERVICES;
     const char *host = str_or_null(field(T, rec, "host"));
@@ -326,13 +325,18 @@ compile_service(const struct gw_config *cfg, const struct gw_val *rec, struct gw
     svc->connect_timeout_ms = (uint32_t)int_or(field(T, rec, "connect_timeout"), 60000);
     svc->write_timeout_ms = (uint32_t)int_or(field(T, rec, "write_timeout"), 60000);
     svc->read_timeout_ms = (uint32_t)int_or(field(T, rec, "read_timeout"), 60000);
+    const struct gw_val *up = host ? find_upstream(cfg, host) : NULL;
     if (host) {
-        build_targets(cfg, svc);
+        build_targets(cfg, up, svc);
     }
     for (uint32_t i = 0; i < svc->ntargets; i++) {
         svc->total_weight += svc->targets[i].weight;
     }
-    return build_wheel(svc);
+    if (build_wheel(svc) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return gw_balancer_compile(svc, up, err, errlen);
 }
 
 static int
@@ -378,7 +382,9 @@ gw_snapshot_build(struct gw_config *cfg, uint64_t version, char *err, size_t err
         goto fail;
     }
     for (uint32_t i = 0; i < svcs->n; i++) {
-        compile_service(cfg, &svcs->recs[i], &s->services[i]);
+        if (compile_service(cfg, &svcs->recs[i], &s->services[i], err, errlen) < 0) {
+            goto fail;
+        }
         if (s->services[i].https && build_tls(cfg, &s->services[i], err, errlen) < 0) {
             goto fail;
         }
@@ -422,6 +428,7 @@ gw_snapshot_unref(struct gw_snapshot *s)
     gw_router_free(s->router);
     gw_tls_certs_free(s->tls);
     for (uint32_t i = 0; s->services && i < s->nservices; i++) {
+        gw_balancer_free(&s->services[i]);
         free(s->services[i].targets);
         free(s->services[i].wheel);
         SSL_CTX_free(s->services[i].tls);

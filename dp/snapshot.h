@@ -10,7 +10,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "balancer.h"
 #include "doc.h"
+#include "health.h"
 #include "router.h"
 #include "tls.h"
 
@@ -22,7 +24,8 @@ struct gw_target {
     socklen_t addrlen;
     uint32_t weight;
     char name[96]; /* "host:port" as configured, for logs and the Host header */
-    uint64_t key;  /* hash of the address: the upstream pool and health state key */
+    uint64_t key;  /* hash of the address: the upstream pool key */
+    struct gw_peer *peer; /* runtime state (health.h), referenced; NULL without an upstream */
 };
 
 /* A service as the proxy uses it: everything read once from its record. */
@@ -43,6 +46,8 @@ struct gw_service {
     uint32_t total_weight;
     uint32_t *wheel; /* target indexes, each weight/gcd times, interleaved (smooth WRR) */
     uint32_t nwheel;
+    struct gw_lb lb;           /* the upstream's algorithm and hashing (balancer.h) */
+    struct gw_healthcheck *hc; /* the upstream's healthchecks (health.h); NULL without one */
     char resolve_error[128];   /* non-empty: no address; requests get 503 */
     SSL_CTX *tls;              /* https: client context (verification, client certificate) */
     char sni[256];             /* https: server name sent and verified */

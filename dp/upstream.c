@@ -200,21 +200,3 @@ gw_upconn_close(struct gw_upconn *c)
         free(c);
     }
 }
-
-const struct gw_target *
-gw_balance(struct gw_worker *w, const struct gw_snapshot *s, const struct gw_service *svc,
-           const struct gw_target *avoid)
-{
-    uint32_t *cursor = &w->rr[svc - s->services];
-
-    if (svc->nwheel == 0) {
-        return NULL;
-    }
-    for (uint32_t tries = 0; tries < svc->nwheel; tries++) {
-        const struct gw_target *t = &svc->targets[svc->wheel[(*cursor)++ % svc->nwheel]];
-        if (t != avoid || svc->ntargets == 1) {
-            return t;
-        }
-    }
-    return &svc->targets[0];
-}

@@ -1,5 +1,5 @@
 /* Upstream connections: per-worker keep-alive pools keyed by target address, non-blocking
- * connect, and target selection (weighted round-robin). Worker thread only. */
+ * connect. Target selection is balancer.h. Worker thread only. */
 #ifndef GW_UPSTREAM_H
 #define GW_UPSTREAM_H
 
@@ -42,10 +42,5 @@ void gw_upconn_close(struct gw_upconn *c);
 
 /* Closes every idle connection (shutdown). */
 void gw_pool_drain(struct gw_pool *p);
-
-/* Weighted round-robin over the service's targets, skipping `avoid` (a failed try) when
- * there is another one. NULL when the service has none. */
-const struct gw_target *gw_balance(struct gw_worker *w, const struct gw_snapshot *s,
-                                   const struct gw_service *svc, const struct gw_target *avoid);
 
 #endif
