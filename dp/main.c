@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "canon.h"
 #include "doc_cli.h"
 #include "health.h"
 #include "model.h"
@@ -29,6 +30,7 @@ struct opts {
     const char *decl;
     const char *access_log;
     const char *ssl_cert, *ssl_cert_key;
+    double dns_refresh; /* s; 0: off */
     struct gw_listen status[GW_MAX_LISTENERS];
     int nstatus;
     int nproxy_given, nstatus_given;
@@ -57,6 +59,9 @@ usage(FILE *f)
             "  --workers N                worker threads (default: number of cores)\n"
             "  --access-log PATH|off      access log (default off)\n"
             "  --access-log-format combined|json  (default combined)\n"
+            "  --client-max-body-size N[k|m|g]  largest request body (default 0: unlimited)\n"
+            "  --client-header-timeout S, --client-body-timeout S  (60s), --keepalive-timeout S (75s)\n"
+            "  --dns-refresh-interval S   re-resolve service and target names (default 30; 0 off)\n"
             "  --conf FILE                kong.conf-style file: key = value\n"
             "Each option may also come from the environment: TOLLGATE_PROXY_LISTEN, ...\n");
 }
@@ -109,6 +114,29 @@ parse_listen(const char *text, struct gw_listen *l)
     return -1;
 }
 
+/* nginx sizes: 1024, 8k, 10m, 1g; 0 means unlimited. */
+static int
+parse_size(const char *v, int64_t *out)
+{
+    char *end;
+    long long n = strtoll(v, &end, 10);
+
+    if (end == v || n < 0) {
+        return -1;
+    }
+    switch (*end) {
+    case 'k': case 'K': n *= 1024; end++; break;
+    case 'm': case 'M': n *= 1024 * 1024; end++; break;
+    case 'g': case 'G': n *= 1024LL * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (*end) {
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
 /* One option by its kong.conf key; from the file, the environment or a flag. */
 static int
 set_option(const char *key, const char *val, int *nproxy_src)
@@ -137,6 +165,30 @@ set_option(const char *key, const char *val, int *nproxy_src)
         }
         free(copy);
         (void)nproxy_src;
+    } else if (strcmp(key, "client_max_body_size") == 0 ||
+               strcmp(key, "nginx_http_client_max_body_size") == 0) {
+        if (parse_size(val, &gw_opts.client_max_body_size) < 0) {
+            fprintf(stderr, "tollgate-dp: %s: expected a size such as 10m (0: unlimited)\n", key);
+            return -1;
+        }
+    } else if (strcmp(key, "client_header_timeout") == 0 ||
+               strcmp(key, "nginx_http_client_header_timeout") == 0 ||
+               strcmp(key, "client_body_timeout") == 0 ||
+               strcmp(key, "nginx_http_client_body_timeout") == 0 ||
+               strcmp(key, "keepalive_timeout") == 0 ||
+               strcmp(key, "nginx_http_keepalive_timeout") == 0) {
+        double *dst = strstr(key, "header") ? &gw_opts.client_header_timeout
+                      : strstr(key, "body") ? &gw_opts.client_body_timeout
+                                             : &gw_opts.keepalive_timeout;
+        char *end;
+        double t = strtod(val, &end);
+        if (end == val || t <= 0 || (*end && strcmp(end, "s") != 0)) {
+            fprintf(stderr, "tollgate-dp: %s: expected seconds such as 60s\n", key);
+            return -1;
+        }
+        *dst = t;
+    } else if (strcmp(key, "dns_refresh_interval") == 0) {
+        o.dns_refresh = strtod(val, NULL);
     } else if (strcmp(key, "nginx_worker_processes") == 0 || strcmp(key, "workers") == 0) {
         gw_opts.workers = atoi(val);
     } else if (strcmp(key, "ssl_cert") == 0) {
@@ -237,6 +289,16 @@ load_snapshot(const char *path)
 }
 
 static void
+publish(struct gw_snapshot *s)
+{
+    gw_workers_publish(s);
+    gw_health_publish(s);
+    gw_snapshot_unref(current);
+    current = s;
+    gw_status_set_config(s->cfg->hash, s->version);
+}
+
+static void
 on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 {
     (void)loop, (void)w, (void)revents;
@@ -246,13 +308,40 @@ on_hup(struct ev_loop *loop, ev_signal *w, int revents)
                 (unsigned long long)current->version);
         return;
     }
-    gw_workers_publish(s);
-    gw_health_publish(s);
-    gw_snapshot_unref(current);
-    current = s;
-    gw_status_set_config(s->cfg->hash, s->version);
+    publish(s);
     fprintf(stderr, "tollgate-dp: reloaded %s: version %llu hash %s\n", o.decl,
             (unsigned long long)s->version, s->cfg->hash);
+}
+
+/* DNS answers change without the config changing: re-resolve on a timer and, when an
+ * address set moved, recompile the same config (its canonical form) into a new snapshot.
+ * Health and pools are keyed by address and upstream, so they carry over. */
+static void
+on_dns_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    char which[128], err[256];
+    size_t len;
+    (void)loop, (void)t, (void)revents;
+
+    if (!gw_snapshot_dns_changed(current, which, sizeof which)) {
+        return;
+    }
+    char *text = gw_canon_json(current->cfg, &len);
+    struct gw_config *cfg = NULL;
+    struct gw_parse_err perr;
+    if (text == NULL || gw_doc_load(text, len, GW_FMT_JSON, &cfg, NULL, &perr) != 0) {
+        free(text);
+        return;
+    }
+    free(text);
+    struct gw_snapshot *s = gw_snapshot_build(cfg, ++version, err, sizeof err);
+    if (s == NULL) {
+        fprintf(stderr, "tollgate-dp: DNS refresh: %s\n", err);
+        return;
+    }
+    fprintf(stderr, "tollgate-dp: DNS answer changed for %s: config version %llu\n", which,
+            (unsigned long long)s->version);
+    publish(s);
 }
 
 static void
@@ -322,6 +411,11 @@ run(void)
     ev_signal_start(loop, &hup);
     ev_signal_start(loop, &term);
     ev_signal_start(loop, &intr);
+    static ev_timer dns;
+    if (o.dns_refresh > 0) {
+        ev_timer_init(&dns, on_dns_timer, o.dns_refresh, o.dns_refresh);
+        ev_timer_start(loop, &dns);
+    }
     for (int i = 0; i < gw_opts.nlisten; i++) {
         fprintf(stderr, "tollgate-dp: proxy listening on %s\n", gw_opts.listens[i].text);
     }
@@ -351,6 +445,11 @@ main(int argc, char **argv)
         {"workers", required_argument, NULL, 'w'},
         {"access-log", required_argument, NULL, 'a'},
         {"access-log-format", required_argument, NULL, 'L'},
+        {"client-max-body-size", required_argument, NULL, 1000},
+        {"client-header-timeout", required_argument, NULL, 1001},
+        {"client-body-timeout", required_argument, NULL, 1002},
+        {"keepalive-timeout", required_argument, NULL, 1003},
+        {"dns-refresh-interval", required_argument, NULL, 1004},
         {"conf", required_argument, NULL, 'f'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -359,10 +458,17 @@ main(int argc, char **argv)
     static const char *const env_keys[] = {"declarative_config", "proxy_listen",
                                            "proxy_ssl_listen", "status_listen", "workers",
                                            "access_log", "access_log_format", "ssl_cert",
-                                           "ssl_cert_key", NULL};
+                                           "ssl_cert_key", "client_max_body_size",
+                                           "client_header_timeout", "client_body_timeout",
+                                           "keepalive_timeout", "dns_refresh_interval", NULL};
+    /* flags 1000.. carry the kong.conf key of the same name */
+    static const char *const generic[] = {"client_max_body_size", "client_header_timeout",
+                                          "client_body_timeout", "keepalive_timeout",
+                                          "dns_refresh_interval"};
     const char *conf = getenv("TOLLGATE_CONF");
     int c;
 
+    o.dns_refresh = 30;
     /* first pass: --conf and the informational flags */
     while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
         if (c == 'f') {
@@ -443,6 +549,13 @@ main(int argc, char **argv)
             break;
         case 'L':
             rc = set_option("access_log_format", optarg, NULL);
+            break;
+        case 1000:
+        case 1001:
+        case 1002:
+        case 1003:
+        case 1004:
+            rc = set_option(generic[c - 1000], optarg, NULL);
             break;
         default:
             break;

@@ -51,6 +51,7 @@ enum state {
     S_RESP_BODY,  /* streaming the response to the client */
     S_LOCAL,      /* writing a response made here */
     S_TUNNEL,     /* after 101 Switching Protocols: bytes both ways until a side closes */
+    S_LINGER,     /* response sent, connection closing: drain what the client still sends */
     S_DONE,
 };
 
@@ -1167,6 +1168,15 @@ req_end(struct client *c)
     gw_arena_reset(r->arena); /* also drops the snapshot reference */
     r->arena = NULL;
     c->nreq++;
+    if (c->close_after && c->ssl == NULL && c->state != S_TUNNEL) {
+        /* Closing with unread input makes the kernel send RST, which can destroy the
+         * response before the client reads it (a 413 or 400 while it still sends): half
+         * close, then read and drop for a moment, as nginx's lingering close. */
+        shutdown(c->fd, SHUT_WR);
+        c->state = S_LINGER;
+        arm(c, EV_READ, 0, 2.0);
+        return;
+    }
     if (c->close_after || atomic_load(&c->w->stopping)) {
         client_close(c);
         return;
@@ -1416,6 +1426,14 @@ do_send_body(struct client *c)
                     }
                     r->body_pending = (size_t)k;
                     r->body_done = done;
+                    if (gw_opts.client_max_body_size > 0 &&
+                        r->bch.payload_bytes > (uint64_t)gw_opts.client_max_body_size) {
+                        /* counted as it streams; the upstream saw a partial body: close it */
+                        c->close_after = 1;
+                        up_release(c, 0);
+                        respond_error(c, 413, NULL, FMT_PLAIN);
+                        return 1;
+                    }
                 }
             } else {
                 /* read more of the body behind the head (the head must stay put) */
@@ -1800,6 +1818,25 @@ do_tls(struct client *c)
     return 0;
 }
 
+static int
+do_linger(struct client *c)
+{
+    char sink[16384];
+
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = recv(c->fd, sink, sizeof sink, 0);
+        if (n > 0) {
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            return 0; /* still armed for reading; the timer ends it */
+        }
+        break;
+    }
+    client_close(c);
+    return 0;
+}
+
 static void
 step(struct client *c)
 {
@@ -1835,6 +1872,9 @@ step(struct client *c)
             break;
         case S_TUNNEL:
             go = do_tunnel(c);
+            break;
+        case S_LINGER:
+            go = do_linger(c);
             break;
         case S_DONE:
             req_end(c);

@@ -444,3 +444,79 @@ gw_snapshot_unref_cb(void *s)
 {
     gw_snapshot_unref(s);
 }
+
+static int
+is_address(const char *host)
+{
+    struct in6_addr a;
+    char bare[256];
+
+    snprintf(bare, sizeof bare, "%s", host[0] == '[' ? host + 1 : host);
+    char *end = strchr(bare, ']');
+    if (end) {
+        *end = '\0';
+    }
+    return inet_pton(AF_INET, bare, &a) == 1 || inet_pton(AF_INET6, bare, &a) == 1;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* 1 when the addresses of name (host:port) differ from those the service holds for it. */
+static int
+name_changed(const struct gw_service *svc, const char *name)
+{
+    const char *colon = strrchr(name, ':');
+    char host[256], err[128];
+    struct gw_target *fresh = NULL;
+    uint32_t nfresh = 0, nold = 0;
+    uint64_t old[64], now[64];
+    int changed;
+
+    snprintf(host, sizeof host, "%.*s", (int)(colon - name), name);
+    if (resolve(host, atoi(colon + 1), 1, &fresh, &nfresh, err, sizeof err) < 0) {
+        free(fresh);
+        return 0; /* a failed lookup keeps the addresses we have (stale is better than none) */
+    }
+    for (uint32_t i = 0; i < svc->ntargets && nold < 64; i++) {
+        if (strcmp(svc->targets[i].name, name) == 0) {
+            old[nold++] = svc->targets[i].key;
+        }
+    }
+    for (uint32_t i = 0; i < nfresh && i < 64; i++) {
+        now[i] = fresh[i].key;
+    }
+    nfresh = nfresh > 64 ? 64 : nfresh;
+    free(fresh);
+    qsort(old, nold, sizeof old[0], cmp_u64);
+    qsort(now, nfresh, sizeof now[0], cmp_u64);
+    changed = nold != nfresh || memcmp(old, now, nold * sizeof old[0]) != 0;
+    return changed;
+}
+
+int
+gw_snapshot_dns_changed(const struct gw_snapshot *s, char *which, size_t len)
+{
+    for (uint32_t i = 0; i < s->nservices; i++) {
+        const struct gw_service *svc = &s->services[i];
+        for (uint32_t t = 0; t < svc->ntargets; t++) {
+            const char *name = svc->targets[t].name;
+            const char *colon = strrchr(name, ':');
+            char host[256];
+            int seen = 0;
+            snprintf(host, sizeof host, "%.*s", (int)(colon - name), name);
+            for (uint32_t u = 0; u < t && !seen; u++) {
+                seen = strcmp(svc->targets[u].name, name) == 0;
+            }
+            if (!seen && !is_address(host) && name_changed(svc, name)) {
+                snprintf(which, len, "%s", name);
+                return 1;
+            }
+        }
+    }
+    return 0;
+}

@@ -89,6 +89,11 @@ gw_snapshot_ref(struct gw_snapshot *s)
 
 void gw_snapshot_unref(struct gw_snapshot *s);
 
+/* Re-resolves the host names of services and targets (blocking: not on a worker). 1 when
+ * one of them now has other addresses (its name is written to which), else 0. Names that
+ * fail to resolve keep their addresses. */
+int gw_snapshot_dns_changed(const struct gw_snapshot *s, char *which, size_t len);
+
 /* For gw_arena_on_destroy(). */
 void gw_snapshot_unref_cb(void *s);
 

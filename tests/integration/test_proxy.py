@@ -391,3 +391,32 @@ def test_http10_client_is_proxied_in_http10(echo, gw_factory):
     assert json.loads(body)["version"] == "HTTP/1.0"
     got = requests.get(g.url + "/v11").json()
     assert got["version"] == "HTTP/1.1"
+
+
+def test_service_host_by_name(echo, gw_factory):
+    g = gw_factory(conf(echo.port, "      - paths: [/]\n").replace("127.0.0.1", "localhost"))
+    r = requests.get(g.url + "/named")
+    assert r.status_code == 200 and r.json()["path"] == "/named"
+    assert r.json()["headers"]["host"] == f"localhost:{echo.port}"
+
+
+def test_client_max_body_size(echo, tmp_path):
+    g = Gateway(tmp_path, conf(echo.port, "      - paths: [/]\n"),
+                extra=("--client-max-body-size", "1k"))
+    try:
+        assert requests.post(g.url + "/small", data=b"a" * 1000).status_code == 200
+        r = requests.post(g.url + "/big", data=b"a" * 2000)
+        assert r.status_code == 413
+    finally:
+        g.stop()
+
+
+def test_client_max_body_size_counts_chunked_bodies(echo, tmp_path):
+    g = Gateway(tmp_path, conf(echo.port, "      - paths: [/]\n"),
+                extra=("--client-max-body-size", "10k"))
+    try:
+        out = raw(g.port, b"POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  + b"4000\r\n" + b"x" * 0x4000 + b"\r\n0\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 413 ")
+    finally:
+        g.stop()
