@@ -298,11 +298,30 @@ publish(struct gw_snapshot *s)
     gw_status_set_config(s->cfg->hash, s->version);
 }
 
+/* The config thread: reloads and DNS re-resolution block (file reads, getaddrinfo, a
+ * snapshot compile), so they run here, never on the main loop (which serves /status and
+ * signals) nor on a worker. The main loop only posts work. */
+enum { WORK_RELOAD = 1, WORK_DNS = 2, WORK_EXIT = 4 };
+
+static pthread_mutex_t work_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t work_cond = PTHREAD_COND_INITIALIZER;
+static unsigned work;
+static pthread_t config_thread;
+
 static void
-on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+post_work(unsigned w)
 {
-    (void)loop, (void)w, (void)revents;
+    pthread_mutex_lock(&work_lock);
+    work |= w;
+    pthread_cond_signal(&work_cond);
+    pthread_mutex_unlock(&work_lock);
+}
+
+static void
+reload(void)
+{
     struct gw_snapshot *s = load_snapshot(o.decl);
+
     if (s == NULL) {
         fprintf(stderr, "tollgate-dp: reload refused; still serving config version %llu\n",
                 (unsigned long long)current->version);
@@ -313,15 +332,15 @@ on_hup(struct ev_loop *loop, ev_signal *w, int revents)
             (unsigned long long)s->version, s->cfg->hash);
 }
 
-/* DNS answers change without the config changing: re-resolve on a timer and, when an
- * address set moved, recompile the same config (its canonical form) into a new snapshot.
- * Health and pools are keyed by address and upstream, so they carry over. */
+/* DNS answers change without the config changing: when a name now has other addresses,
+ * the same config (its canonical form) is compiled again. Health and pools are keyed by
+ * upstream and address, so they carry over. getaddrinfo gives no TTL: names are
+ * re-resolved every dns_refresh_interval seconds instead. */
 static void
-on_dns_timer(struct ev_loop *loop, ev_timer *t, int revents)
+dns_check(void)
 {
     char which[128], err[256];
     size_t len;
-    (void)loop, (void)t, (void)revents;
 
     if (!gw_snapshot_dns_changed(current, which, sizeof which)) {
         return;
@@ -342,6 +361,44 @@ on_dns_timer(struct ev_loop *loop, ev_timer *t, int revents)
     fprintf(stderr, "tollgate-dp: DNS answer changed for %s: config version %llu\n", which,
             (unsigned long long)s->version);
     publish(s);
+}
+
+static void *
+config_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&work_lock);
+        while (work == 0) {
+            pthread_cond_wait(&work_cond, &work_lock);
+        }
+        unsigned w = work;
+        work = 0;
+        pthread_mutex_unlock(&work_lock);
+        if (w & WORK_EXIT) {
+            return NULL;
+        }
+        if (w & WORK_RELOAD) {
+            reload();
+        }
+        if (w & WORK_DNS) {
+            dns_check();
+        }
+    }
+}
+
+static void
+on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop, (void)w, (void)revents;
+    post_work(WORK_RELOAD);
+}
+
+static void
+on_dns_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop, (void)t, (void)revents;
+    post_work(WORK_DNS);
 }
 
 static void
@@ -400,6 +457,9 @@ run(void)
     if (gw_health_start(current) < 0) {
         return 1;
     }
+    if (pthread_create(&config_thread, NULL, config_main, NULL) != 0) {
+        return 1;
+    }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (gw_status_start(loop, o.status, o.nstatus) < 0) {
         return 1;
@@ -425,6 +485,8 @@ run(void)
     fprintf(stderr, "tollgate-dp: %d workers, config %s version %llu hash %s\n", gw_nworkers,
             o.decl, (unsigned long long)current->version, current->cfg->hash);
     ev_run(loop, 0);
+    post_work(WORK_EXIT);
+    pthread_join(config_thread, NULL);
     gw_workers_stop(30);
     gw_health_stop();
     gw_snapshot_unref(current);
