@@ -772,78 +772,19 @@ req_route(struct client *c)
     c->state = S_CONNECT;
 }
 
-/* ------------------------------------------------------------------ watchers */
+/* ------------------------------------------------------------------ socket I/O */
 
-/* ------------------------------------------------------------------ client I/O */
-
-/* recv/send/writev on the client, through TLS when the listener has it. EAGAIN as usual;
- * with TLS the event actually needed is left in c->tls_want (a read may need to write). */
+/* recv/send on a socket, through TLS when ssl is set (TLS listeners, https upstreams).
+ * EAGAIN as usual; with TLS the event actually needed is left in *want (a read may need to
+ * write). Returns 0 at the peer's close, -1 with errno otherwise. */
 static ssize_t
-tls_result(struct client *c, int n)
+tls_result(SSL *ssl, int *want, int n)
 {
-    int e = SSL_get_error(c->ssl, n);
+    int e = SSL_get_error(ssl, n);
 
-    c->tls_want = 0;
+    *want = 0;
     if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        c->tls_want = e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE;
-        errno = EAGAIN;
-        return -1;
-    }
-    ERR_clear_error();
-    if (e == SSL_ERROR_ZERO_RETURN) {
-        return 0;
-    }
-    errno = EPIPE;
-    return -1;
-}
-
-static ssize_t
-c_recv(struct client *c, char *buf, size_t n)
-{
-    if (c->ssl == NULL) {
-        ssize_t r;
-        do {
-            r = recv(c->fd, buf, n, 0);
-        } while (r < 0 && errno == EINTR);
-        return r;
-    }
-    int r = SSL_read(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
-    return r > 0 ? r : tls_result(c, r);
-}
-
-static ssize_t
-c_send(struct client *c, const char *buf, size_t n)
-{
-    if (c->ssl == NULL) {
-        ssize_t r;
-        do {
-            r = send(c->fd, buf, n, MSG_NOSIGNAL);
-        } while (r < 0 && errno == EINTR);
-        return r;
-    }
-    int r = SSL_write(c->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
-    return r > 0 ? r : tls_result(c, r);
-}
-
-static ssize_t
-c_writev(struct client *c, const struct iovec *iov, int cnt)
-{
-    if (c->ssl == NULL) {
-        return writev(c->fd, iov, cnt);
-    }
-    /* one record per buffer; the caller loops on partial writes */
-    return c_send(c, iov[0].iov_base, iov[0].iov_len);
-}
-
-/* recv/send on the upstream connection, through TLS for https services. */
-static ssize_t
-u_tls_result(struct gw_upconn *u, int n)
-{
-    int e = SSL_get_error(u->ssl, n);
-
-    u->tls_want = 0;
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-        u->tls_want = e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE;
+        *want = e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE;
         errno = EAGAIN;
         return -1;
     }
@@ -856,32 +797,68 @@ u_tls_result(struct gw_upconn *u, int n)
 }
 
 static ssize_t
-u_recv(struct gw_upconn *u, char *buf, size_t n)
+io_recv(int fd, SSL *ssl, int *want, char *buf, size_t n)
 {
-    if (u->ssl == NULL) {
+    if (ssl == NULL) {
         ssize_t r;
         do {
-            r = recv(u->fd, buf, n, 0);
+            r = recv(fd, buf, n, 0);
         } while (r < 0 && errno == EINTR);
         return r;
     }
-    int r = SSL_read(u->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
-    return r > 0 ? r : u_tls_result(u, r);
+    int r = SSL_read(ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+    return r > 0 ? r : tls_result(ssl, want, r);
+}
+
+static ssize_t
+io_send(int fd, SSL *ssl, int *want, const char *buf, size_t n)
+{
+    if (ssl == NULL) {
+        ssize_t r;
+        do {
+            r = send(fd, buf, n, MSG_NOSIGNAL);
+        } while (r < 0 && errno == EINTR);
+        return r;
+    }
+    int r = SSL_write(ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+    return r > 0 ? r : tls_result(ssl, want, r);
+}
+
+static ssize_t
+c_recv(struct client *c, char *buf, size_t n)
+{
+    return io_recv(c->fd, c->ssl, &c->tls_want, buf, n);
+}
+
+static ssize_t
+c_send(struct client *c, const char *buf, size_t n)
+{
+    return io_send(c->fd, c->ssl, &c->tls_want, buf, n);
+}
+
+static ssize_t
+c_writev(struct client *c, const struct iovec *iov, int cnt)
+{
+    if (c->ssl == NULL) {
+        return writev(c->fd, iov, cnt);
+    }
+    /* one record per buffer; the caller loops on partial writes */
+    return c_send(c, iov[0].iov_base, iov[0].iov_len);
+}
+
+static ssize_t
+u_recv(struct gw_upconn *u, char *buf, size_t n)
+{
+    return io_recv(u->fd, u->ssl, &u->tls_want, buf, n);
 }
 
 static ssize_t
 u_send(struct gw_upconn *u, const char *buf, size_t n)
 {
-    if (u->ssl == NULL) {
-        ssize_t r;
-        do {
-            r = send(u->fd, buf, n, MSG_NOSIGNAL);
-        } while (r < 0 && errno == EINTR);
-        return r;
-    }
-    int r = SSL_write(u->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
-    return r > 0 ? r : u_tls_result(u, r);
+    return io_send(u->fd, u->ssl, &u->tls_want, buf, n);
 }
+
+/* ------------------------------------------------------------------ watchers */
 
 /* Waits for cev on the client socket and uev on the upstream one, for at most timeout
  * seconds. Watchers are started or changed only when a wanted event is not already armed,
@@ -1366,7 +1343,7 @@ do_up_tls(struct client *c)
         c->state = S_SEND_HEAD;
         return 1;
     }
-    if (u_tls_result(u, n) < 0 && errno == EAGAIN) {
+    if (tls_result(u->ssl, &u->tls_want, n) < 0 && errno == EAGAIN) {
         arm(c, 0, u->tls_want, r->svc->connect_timeout_ms / 1000.0);
         return 0;
     }
@@ -1810,7 +1787,7 @@ do_tls(struct client *c)
         c->state = S_HEAD;
         return 1;
     }
-    if (tls_result(c, n) < 0 && errno == EAGAIN) {
+    if (tls_result(c->ssl, &c->tls_want, n) < 0 && errno == EAGAIN) {
         arm(c, c->tls_want, 0, gw_opts.client_header_timeout);
         return 0;
     }

@@ -65,40 +65,6 @@ gw_check_uuid(const struct gw_val *v, char *buf, size_t len)
     return NULL;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-    size_t need;
-    uint32_t cp;
-
-    if (s[0] < 0x80) {
-        return 1;
-    } else if ((s[0] & 0xe0) == 0xc0) {
-        need = 2, cp = s[0] & 0x1f;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        need = 3, cp = s[0] & 0x0f;
-    } else if ((s[0] & 0xf8) == 0xf0 && s[0] <= 0xf4) {
-        need = 4, cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < need) {
-        return 0;
-    }
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((need == 2 && cp < 0x80) || (need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-        return 0;
-    }
-    return need;
-}
-
 const char *
 gw_check_utf8_name(const struct gw_val *v, char *buf, size_t len)
 {
@@ -107,7 +73,7 @@ gw_check_utf8_name(const struct gw_val *v, char *buf, size_t len)
     for (uint32_t i = 0; i < v->n;) {
         int c = s[i];
         if (c >= 0x80) {
-            size_t l = utf8_len(s + i, v->n - i);
+            size_t l = gw_utf8_len(s + i, v->n - i);
             if (l) {
                 i += (uint32_t)l;
                 continue;
@@ -133,7 +99,7 @@ gw_check_tag(const struct gw_val *v, char *buf, size_t len)
     for (uint32_t i = 0; i < v->n;) {
         int c = s[i];
         if (c >= 0x80) {
-            size_t l = utf8_len(s + i, v->n - i);
+            size_t l = gw_utf8_len(s + i, v->n - i);
             if (l) {
                 i += (uint32_t)l;
                 continue;

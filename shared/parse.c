@@ -893,41 +893,6 @@ is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates,
- * at most U+10FFFF), 0 when there is none. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-    size_t need;
-    uint32_t cp;
-
-    if (s[0] < 0x80) {
-        return 1;
-    } else if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        need = 2, cp = s[0] & 0x1f;
-    } else if ((s[0] & 0xf0) == 0xe0) {
-        need = 3, cp = s[0] & 0x0f;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        need = 4, cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < need) {
-        return 0;
-    }
-    for (size_t i = 1; i < need; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((need == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (need == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
-        return 0;
-    }
-    return need;
-}
-
 /* Returns the index after the string starting at s[i] == '"', or 0 when malformed. */
 static size_t
 json_string_end(const char *s, size_t n, size_t i)
@@ -941,7 +906,7 @@ json_string_end(const char *s, size_t n, size_t i)
             return 0;
         }
         if (c >= 0x80) {
-            size_t l = utf8_seq((const unsigned char *)s + i, n - i);
+            size_t l = gw_utf8_len((const unsigned char *)s + i, n - i);
             if (l == 0) {
                 return 0;
             }

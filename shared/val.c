@@ -112,3 +112,38 @@ gw_val_equal(const struct gw_val *x, const struct gw_val *y)
         return 1;
     }
 }
+
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, no surrogates,
+ * at most U+10FFFF), 0 when there is none. */
+size_t
+gw_utf8_len(const unsigned char *s, size_t n)
+{
+    size_t need;
+    uint32_t cp;
+
+    if (s[0] < 0x80) {
+        return 1;
+    } else if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        need = 2, cp = s[0] & 0x1f;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        need = 3, cp = s[0] & 0x0f;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        need = 4, cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < need) {
+        return 0;
+    }
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((need == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (need == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+        return 0;
+    }
+    return need;
+}

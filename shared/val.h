@@ -65,4 +65,8 @@ int gw_val_equal(const struct gw_val *x, const struct gw_val *y);
 
 void gw_val_str(struct gw_val *v, const char *s, size_t n);
 
+/* Length of the well-formed UTF-8 sequence at s (at most n bytes; RFC 3629: no overlongs,
+ * no surrogates, at most U+10FFFF), or 0 when there is none. */
+size_t gw_utf8_len(const unsigned char *s, size_t n);
+
 #endif
