@@ -77,7 +77,7 @@ $(LIBDP): $(DP_LIB_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/tollgate-dp: $(BUILD)/obj/dp/main.o $(LIBDP) $(LIBSHARED)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lev -lpthread -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lev -lcares -lpthread -lm
 
 $(BUILD)/tollgate-cp: $(CP_OBJ) $(LIBSHARED)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
@@ -91,13 +91,13 @@ $(BUILD)/tests/%_test: tests/unit/%_test.c $(LIBSHARED)
 $(BUILD)/tests/dp/%_test: tests/unit/dp/%_test.c $(LIBDP) $(LIBSHARED)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Idp -Itests/unit $(CFLAGS) -o $@ $< $(LIBDP) \
-	    $(LIBSHARED) $(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka) -lev -lpthread -lm
+	    $(LIBSHARED) $(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka) -lev -lcares -lpthread -lm
 
 # each fuzz target is also built as a plain program that replays its corpus (make test)
 $(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIBDP) $(LIBSHARED)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Idp $(CFLAGS) -o $@ $< tests/fuzz/replay_main.c \
-	    $(LIBDP) $(LIBSHARED) $(LDFLAGS) $(PKG_LIBS) -lev -lpthread -lm
+	    $(LIBDP) $(LIBSHARED) $(LDFLAGS) $(PKG_LIBS) -lev -lcares -lpthread -lm
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -126,7 +126,7 @@ bench: deps
 
 $(BUILD)/tollgate-bench-snapshot: tests/bench/bench_snapshot.c $(LIBDP) $(LIBSHARED)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Idp $(CFLAGS) -o $@ $< $(LIBDP) $(LIBSHARED) \
-	    $(LDFLAGS) $(PKG_LIBS) -lev -lpthread -lm
+	    $(LDFLAGS) $(PKG_LIBS) -lev -lcares -lpthread -lm
 
 $(BUILD)/tollgate-bench-load: tests/bench/bench_load.c $(LIBSHARED)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared $(CFLAGS) -o $@ $< $(LIBSHARED) $(LDFLAGS) $(PKG_LIBS) -lm
@@ -144,7 +144,7 @@ $(FUZZ_BUILD)/obj/%.o: %.c
 
 $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_SHARED_OBJ)
 	clang -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(PKG_CFLAGS) -Ishared -Idp $(FUZZ_CFLAGS) \
-	    -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lev -lpthread -lm
+	    -fsanitize=fuzzer -o $@ $^ $(PKG_LIBS) -lev -lcares -lpthread -lm
 
 fuzz: deps $(FUZZ_BIN)
 	@set -e; for t in $(FUZZ_BIN); do \

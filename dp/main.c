@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "canon.h"
@@ -61,7 +62,8 @@ usage(FILE *f)
             "  --access-log-format combined|json  (default combined)\n"
             "  --client-max-body-size N[k|m|g]  largest request body (default 0: unlimited)\n"
             "  --client-header-timeout S, --client-body-timeout S  (60s), --keepalive-timeout S (75s)\n"
-            "  --dns-refresh-interval S   re-resolve service and target names (default 30; 0 off)\n"
+            "  --dns-resolver IP[:PORT],...  DNS servers (default: /etc/resolv.conf)\n"
+            "  --dns-refresh-interval S   lookups of names without a TTL (default 30; 0: none)\n"
             "  --conf FILE                kong.conf-style file: key = value\n"
             "Each option may also come from the environment: TOLLGATE_PROXY_LISTEN, ...\n");
 }
@@ -187,6 +189,8 @@ set_option(const char *key, const char *val, int *nproxy_src)
             return -1;
         }
         *dst = t;
+    } else if (strcmp(key, "dns_resolver") == 0) {
+        gw_dns_resolver = strdup(val);
     } else if (strcmp(key, "dns_refresh_interval") == 0) {
         o.dns_refresh = strtod(val, NULL);
     } else if (strcmp(key, "nginx_worker_processes") == 0 || strcmp(key, "workers") == 0) {
@@ -288,6 +292,8 @@ load_snapshot(const char *path)
     return s;
 }
 
+static void dns_schedule(int ttl);
+
 static void
 publish(struct gw_snapshot *s)
 {
@@ -296,6 +302,7 @@ publish(struct gw_snapshot *s)
     gw_snapshot_unref(current);
     current = s;
     gw_status_set_config(s->cfg->hash, s->version);
+    dns_schedule(s->dns_ttl);
 }
 
 /* The config thread: reloads and DNS re-resolution block (file reads, getaddrinfo, a
@@ -336,13 +343,38 @@ reload(void)
  * the same config (its canonical form) is compiled again. Health and pools are keyed by
  * upstream and address, so they carry over. getaddrinfo gives no TTL: names are
  * re-resolved every dns_refresh_interval seconds instead. */
+static double dns_due; /* monotonic time of the next lookup; config thread only */
+
+static double
+mono_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Next lookup: when the shortest TTL runs out, or dns_refresh_interval for names without a
+ * TTL (hosts file); at least a second apart. */
+static void
+dns_schedule(int ttl)
+{
+    double wait = ttl > 0 ? ttl : o.dns_refresh;
+    dns_due = mono_now() + (wait < 1 ? 1 : wait);
+}
+
 static void
 dns_check(void)
 {
     char which[128], err[256];
     size_t len;
+    int ttl;
 
-    if (!gw_snapshot_dns_changed(current, which, sizeof which)) {
+    if (mono_now() < dns_due) {
+        return;
+    }
+    int changed = gw_snapshot_dns_changed(current, which, sizeof which, &ttl);
+    dns_schedule(ttl);
+    if (!changed) {
         return;
     }
     char *text = gw_canon_json(current->cfg, &len);
@@ -473,7 +505,9 @@ run(void)
     ev_signal_start(loop, &intr);
     static ev_timer dns;
     if (o.dns_refresh > 0) {
-        ev_timer_init(&dns, on_dns_timer, o.dns_refresh, o.dns_refresh);
+        /* a tick: the config thread looks up names whose TTL ran out */
+        dns_schedule(current->dns_ttl);
+        ev_timer_init(&dns, on_dns_timer, 1., 1.);
         ev_timer_start(loop, &dns);
     }
     for (int i = 0; i < gw_opts.nlisten; i++) {
@@ -512,6 +546,7 @@ main(int argc, char **argv)
         {"client-body-timeout", required_argument, NULL, 1002},
         {"keepalive-timeout", required_argument, NULL, 1003},
         {"dns-refresh-interval", required_argument, NULL, 1004},
+        {"dns-resolver", required_argument, NULL, 1005},
         {"conf", required_argument, NULL, 'f'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -522,11 +557,12 @@ main(int argc, char **argv)
                                            "access_log", "access_log_format", "ssl_cert",
                                            "ssl_cert_key", "client_max_body_size",
                                            "client_header_timeout", "client_body_timeout",
-                                           "keepalive_timeout", "dns_refresh_interval", NULL};
+                                           "keepalive_timeout", "dns_refresh_interval",
+                                           "dns_resolver", NULL};
     /* flags 1000.. carry the kong.conf key of the same name */
     static const char *const generic[] = {"client_max_body_size", "client_header_timeout",
                                           "client_body_timeout", "keepalive_timeout",
-                                          "dns_refresh_interval"};
+                                          "dns_refresh_interval", "dns_resolver"};
     const char *conf = getenv("TOLLGATE_CONF");
     int c;
 
@@ -617,6 +653,7 @@ main(int argc, char **argv)
         case 1002:
         case 1003:
         case 1004:
+        case 1005:
             rc = set_option(generic[c - 1000], optarg, NULL);
             break;
         default:

@@ -2,8 +2,10 @@
  * it may block (DNS), workers never wait for it. */
 #include "snapshot.h"
 
+#include <ares.h>
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,16 +47,97 @@ addr_key(const struct sockaddr_storage *ss)
     return h;
 }
 
-/* Resolves host:port, appending one target per address (IPv4 first). Blocking: config
- * thread only. Returns the number added, or -1 with a message. */
+/* DNS with c-ares: answers carry their TTL, which decides when a name is looked up again.
+ * Queries run to completion here, polled on the config thread (never on a loop). */
+const char *gw_dns_resolver;
+
+struct lookup {
+    int done, status, ttl;
+    struct ares_addrinfo *res;
+};
+
+static void
+on_addrinfo(void *arg, int status, int timeouts, struct ares_addrinfo *res)
+{
+    struct lookup *l = arg;
+    (void)timeouts;
+
+    l->done = 1;
+    l->status = status;
+    l->res = res;
+}
+
+/* A blocking lookup over c-ares (one channel per thread). NULL when it failed. */
+static struct ares_addrinfo *
+lookup(const char *host, int port, int *ttl)
+{
+    static _Thread_local ares_channel ch;
+    static _Thread_local int ready;
+    struct ares_addrinfo_hints hints = {.ai_socktype = SOCK_STREAM, .ai_flags = ARES_AI_NUMERICSERV};
+    struct lookup l = {0};
+    char portstr[8];
+
+    if (!ready) {
+        if (ares_init(&ch) != ARES_SUCCESS) {
+            return NULL;
+        }
+        /* Kong's dns_resolver: "ip[:port],..." instead of resolv.conf's servers */
+        if (gw_dns_resolver && ares_set_servers_ports_csv(ch, gw_dns_resolver) != ARES_SUCCESS) {
+            fprintf(stderr, "tollgate-dp: bad dns_resolver '%s'\n", gw_dns_resolver);
+        }
+        ready = 1;
+    }
+    snprintf(portstr, sizeof portstr, "%d", port);
+    ares_getaddrinfo(ch, host, portstr, &hints, on_addrinfo, &l);
+    while (!l.done) {
+        ares_socket_t socks[ARES_GETSOCK_MAXNUM];
+        struct pollfd pfd[ARES_GETSOCK_MAXNUM];
+        int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM), n = 0;
+        for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
+            if (ARES_GETSOCK_READABLE(bits, i) || ARES_GETSOCK_WRITABLE(bits, i)) {
+                pfd[n].fd = socks[i];
+                pfd[n].events = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
+                                        (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+                pfd[n].revents = 0;
+                n++;
+            }
+        }
+        struct timeval tv, *tvp = ares_timeout(ch, NULL, &tv);
+        int ms = tvp ? (int)(tvp->tv_sec * 1000 + tvp->tv_usec / 1000) : 1000;
+        if (poll(pfd, (nfds_t)n, ms) <= 0) {
+            ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD); /* timeouts */
+            continue;
+        }
+        for (int i = 0; i < n; i++) {
+            ares_process_fd(ch, (pfd[i].revents & (POLLIN | POLLERR | POLLHUP)) ? pfd[i].fd
+                                                                               : ARES_SOCKET_BAD,
+                            (pfd[i].revents & POLLOUT) ? pfd[i].fd : ARES_SOCKET_BAD);
+        }
+    }
+    if (l.status != ARES_SUCCESS || l.res == NULL) {
+        if (l.res) {
+            ares_freeaddrinfo(l.res);
+        }
+        return NULL;
+    }
+    *ttl = -1;
+    for (struct ares_addrinfo_node *ai = l.res->nodes; ai; ai = ai->ai_next) {
+        if (ai->ai_ttl > 0 && (*ttl < 0 || ai->ai_ttl < *ttl)) {
+            *ttl = ai->ai_ttl;
+        }
+    }
+    return l.res;
+}
+
+/* Resolves host:port, appending one target per address (IPv4 first); *ttl gets the
+ * shortest TTL of the answer (-1: none, such as /etc/hosts or an address). Blocking:
+ * config thread only. Returns the number added, or -1 with a message. */
 static int
 resolve(const char *host, int port, uint32_t weight, struct gw_target **list, uint32_t *n,
-        char *err, size_t errlen)
+        int *ttl, char *err, size_t errlen)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-    struct addrinfo *res = NULL, *ai;
-    char portstr[8], bare[256];
-    int added = 0, rc;
+    char bare[256];
+    int added = 0;
 
     /* "[::1]" from a target string */
     snprintf(bare, sizeof bare, "%s", host);
@@ -65,20 +148,19 @@ resolve(const char *host, int port, uint32_t weight, struct gw_target **list, ui
             *end = '\0';
         }
     }
-    snprintf(portstr, sizeof portstr, "%d", port);
-    rc = getaddrinfo(bare, portstr, &hints, &res);
-    if (rc != 0) {
+    struct ares_addrinfo *res = lookup(bare, port, ttl);
+    if (res == NULL) {
         snprintf(err, errlen, "name resolution failed");
         return -1;
     }
     for (int pass = 0; pass < 2; pass++) {
-        for (ai = res; ai; ai = ai->ai_next) {
+        for (struct ares_addrinfo_node *ai = res->nodes; ai; ai = ai->ai_next) {
             if ((pass == 0) != (ai->ai_family == AF_INET)) {
                 continue;
             }
             struct gw_target *t = realloc(*list, sizeof **list * (*n + 1));
             if (t == NULL) {
-                freeaddrinfo(res);
+                ares_freeaddrinfo(res);
                 snprintf(err, errlen, "out of memory");
                 return -1;
             }
@@ -94,7 +176,7 @@ resolve(const char *host, int port, uint32_t weight, struct gw_target **list, ui
             added++;
         }
     }
-    freeaddrinfo(res);
+    ares_freeaddrinfo(res);
     return added;
 }
 
@@ -116,7 +198,8 @@ static void
 build_targets(const struct gw_config *cfg, const struct gw_val *up, struct gw_service *svc)
 {
     if (up == NULL) {
-        resolve(svc->host.p, svc->port, 100, &svc->targets, &svc->ntargets, svc->resolve_error,
+        resolve(svc->host.p, svc->port, 100, &svc->targets, &svc->ntargets, &svc->dns_ttl,
+                svc->resolve_error,
                 sizeof svc->resolve_error);
         return;
     }
@@ -140,8 +223,12 @@ build_targets(const struct gw_config *cfg, const struct gw_val *up, struct gw_se
         char host[256];
         snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
         char err[128];
-        resolve(host, atoi(colon + 1), (uint32_t)w, &svc->targets, &svc->ntargets, err,
+        int ttl = -1;
+        resolve(host, atoi(colon + 1), (uint32_t)w, &svc->targets, &svc->ntargets, &ttl, err,
                 sizeof err);
+        if (ttl > 0 && (svc->dns_ttl <= 0 || ttl < svc->dns_ttl)) {
+            svc->dns_ttl = ttl;
+        }
     }
     if (svc->ntargets == 0) {
         snprintf(svc->resolve_error, sizeof svc->resolve_error,
@@ -315,6 +402,7 @@ compile_service(const struct gw_config *cfg, const struct gw_val *rec, struct gw
     const char *proto = str_or_null(field(T, rec, "protocol"));
 
     svc->rec = rec;
+    svc->dns_ttl = -1;
     svc->id = gw_config_id(T, rec);
     svc->name = str_or_null(field(T, rec, "name"));
     svc->https = proto && strcmp(proto, "https") == 0;
@@ -372,6 +460,7 @@ gw_snapshot_build(struct gw_config *cfg, uint64_t version, char *err, size_t err
     }
     atomic_init(&s->refs, 1);
     s->version = version;
+    s->dns_ttl = -1;
     s->cfg = cfg;
     s->nservices = svcs->n;
     s->nroutes = routes->n;
@@ -387,6 +476,10 @@ gw_snapshot_build(struct gw_config *cfg, uint64_t version, char *err, size_t err
         }
         if (s->services[i].https && build_tls(cfg, &s->services[i], err, errlen) < 0) {
             goto fail;
+        }
+        int ttl = s->services[i].dns_ttl;
+        if (ttl > 0 && (s->dns_ttl <= 0 || ttl < s->dns_ttl)) {
+            s->dns_ttl = ttl;
         }
     }
     for (uint32_t i = 0; i < routes->n; i++) {
@@ -468,7 +561,7 @@ cmp_u64(const void *a, const void *b)
 
 /* 1 when the addresses of name (host:port) differ from those the service holds for it. */
 static int
-name_changed(const struct gw_service *svc, const char *name)
+name_changed(const struct gw_service *svc, const char *name, int *min_ttl)
 {
     const char *colon = strrchr(name, ':');
     char host[256], err[128];
@@ -478,9 +571,13 @@ name_changed(const struct gw_service *svc, const char *name)
     int changed;
 
     snprintf(host, sizeof host, "%.*s", (int)(colon - name), name);
-    if (resolve(host, atoi(colon + 1), 1, &fresh, &nfresh, err, sizeof err) < 0) {
+    int ttl = -1;
+    if (resolve(host, atoi(colon + 1), 1, &fresh, &nfresh, &ttl, err, sizeof err) < 0) {
         free(fresh);
         return 0; /* a failed lookup keeps the addresses we have (stale is better than none) */
+    }
+    if (ttl > 0 && (*min_ttl <= 0 || ttl < *min_ttl)) {
+        *min_ttl = ttl;
     }
     for (uint32_t i = 0; i < svc->ntargets && nold < 64; i++) {
         if (strcmp(svc->targets[i].name, name) == 0) {
@@ -499,8 +596,9 @@ name_changed(const struct gw_service *svc, const char *name)
 }
 
 int
-gw_snapshot_dns_changed(const struct gw_snapshot *s, char *which, size_t len)
+gw_snapshot_dns_changed(const struct gw_snapshot *s, char *which, size_t len, int *min_ttl)
 {
+    *min_ttl = -1;
     for (uint32_t i = 0; i < s->nservices; i++) {
         const struct gw_service *svc = &s->services[i];
         for (uint32_t t = 0; t < svc->ntargets; t++) {
@@ -512,7 +610,7 @@ gw_snapshot_dns_changed(const struct gw_snapshot *s, char *which, size_t len)
             for (uint32_t u = 0; u < t && !seen; u++) {
                 seen = strcmp(svc->targets[u].name, name) == 0;
             }
-            if (!seen && !is_address(host) && name_changed(svc, name)) {
+            if (!seen && !is_address(host) && name_changed(svc, name, min_ttl)) {
                 snprintf(which, len, "%s", name);
                 return 1;
             }

@@ -52,6 +52,7 @@ struct gw_service {
     SSL_CTX *tls;              /* https: client context (verification, client certificate) */
     char sni[256];             /* https: server name sent and verified */
     uint64_t tls_key;          /* mixed into pool keys: TLS identity of the connections */
+    int dns_ttl;               /* shortest TTL of its DNS answers, -1: none (addresses, hosts) */
 };
 
 /* Per-route data the proxy needs on every request. */
@@ -74,7 +75,12 @@ struct gw_snapshot {
     struct gw_route_info *routes; /* parallel to cfg->sets[GW_ENT_ROUTES] */
     uint32_t nservices, nroutes;
     struct gw_tls_certs *tls; /* certificates and SNIs */
+    int dns_ttl;              /* shortest DNS TTL of all services, -1: none */
 };
+
+/* Kong's dns_resolver ("ip[:port],..."), or NULL for the system's; set before the first
+ * snapshot is built. */
+extern const char *gw_dns_resolver;
 
 /* Takes ownership of cfg (freed on failure too). NULL with a message in err on failure. */
 struct gw_snapshot *gw_snapshot_build(struct gw_config *cfg, uint64_t version, char *err,
@@ -89,10 +95,11 @@ gw_snapshot_ref(struct gw_snapshot *s)
 
 void gw_snapshot_unref(struct gw_snapshot *s);
 
-/* Re-resolves the host names of services and targets (blocking: not on a worker). 1 when
- * one of them now has other addresses (its name is written to which), else 0. Names that
- * fail to resolve keep their addresses. */
-int gw_snapshot_dns_changed(const struct gw_snapshot *s, char *which, size_t len);
+/* Re-resolves the host names of services and targets (c-ares, blocking: config thread
+ * only). 1 when one of them now has other addresses (its name is written to which), else 0;
+ * *min_ttl gets the shortest TTL seen (-1: none). Names that fail to resolve keep their
+ * addresses (stale answers are better than none). */
+int gw_snapshot_dns_changed(const struct gw_snapshot *s, char *which, size_t len, int *min_ttl);
 
 /* For gw_arena_on_destroy(). */
 void gw_snapshot_unref_cb(void *s);
