@@ -23,7 +23,10 @@
 #define _GNU_SOURCE
 #include "health.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -304,7 +307,12 @@ gw_health_compile(const struct gw_val *hcv, struct gw_healthcheck *hc)
         hc->active_type = GW_HC_TCP;
     } else if (type && type->type == GW_V_STR && strcmp(type->u.s, "http") != 0) {
         hc->active_type = GW_HC_HTTPS; /* https, grpc, grpcs */
+        hc->grpc = strncmp(type->u.s, "grpc", 4) == 0;
     }
+    const struct gw_val *sni = get(ar, a, "https_sni", NULL);
+    const struct gw_val *verify = get(ar, a, "https_verify_certificate", NULL);
+    hc->https_sni = sni && sni->type == GW_V_STR ? sni->u.s : NULL;
+    hc->https_verify = !(verify && verify->type == GW_V_BOOL && !verify->u.b);
     hc->timeout_s = num(get(ar, a, "timeout", NULL), 1);
     hc->concurrency = (uint32_t)num(get(ar, a, "concurrency", NULL), 10);
     hc->concurrency = hc->concurrency ? hc->concurrency : 1;
@@ -328,6 +336,7 @@ gw_health_free(struct gw_healthcheck *hc)
 
 enum phase {
     P_CONNECT = 0,
+    P_TLS, /* https probes: the handshake */
     P_SEND,
     P_READ,
 };
@@ -343,6 +352,7 @@ struct job {
     int busy;
     enum phase phase;
     int fd;
+    SSL *ssl; /* https probes */
     ev_io io;
     ev_timer timer;
     char *req;
@@ -372,6 +382,10 @@ probe_end(struct job *j)
 {
     ev_io_stop(ck.loop, &j->io);
     ev_timer_stop(ck.loop, &j->timer);
+    if (j->ssl) {
+        SSL_free(j->ssl);
+        j->ssl = NULL;
+    }
     close(j->fd);
     free(j->req);
     j->req = NULL;
@@ -414,6 +428,96 @@ status_line(const char *s, size_t n)
     return i < n && s[i] >= '0' && s[i] <= '9' ? 0 : st;
 }
 
+static void
+want(struct job *j, int ev)
+{
+    if ((j->io.events & (EV_READ | EV_WRITE)) != ev) {
+        ev_io_stop(ck.loop, &j->io);
+        ev_io_set(&j->io, j->fd, ev);
+        ev_io_start(ck.loop, &j->io);
+    }
+}
+
+/* Probe TLS contexts, made on first use by the checker thread: verifying against the
+ * system's trust store (https_verify_certificate), or not. */
+static SSL_CTX *probe_ctx[2];
+
+static int
+tls_start(struct job *j)
+{
+    int v = j->hc->https_verify;
+    char host[256];
+
+    if (probe_ctx[v] == NULL) {
+        probe_ctx[v] = SSL_CTX_new(TLS_client_method());
+        if (probe_ctx[v] == NULL) {
+            return -1;
+        }
+        SSL_CTX_set_min_proto_version(probe_ctx[v], TLS1_2_VERSION);
+        if (v) {
+            SSL_CTX_set_verify(probe_ctx[v], SSL_VERIFY_PEER, NULL);
+            SSL_CTX_set_default_verify_paths(probe_ctx[v]);
+        }
+    }
+    j->ssl = SSL_new(probe_ctx[v]);
+    if (j->ssl == NULL) {
+        return -1;
+    }
+    SSL_set_fd(j->ssl, j->fd);
+    SSL_set_connect_state(j->ssl);
+    /* SNI: https_sni, else the probe's host without its port (not for addresses) */
+    if (j->hc->https_sni) {
+        snprintf(host, sizeof host, "%s", j->hc->https_sni);
+    } else {
+        const char *colon = memchr(j->host.p, ':', j->host.n);
+        snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - j->host.p) : (int)j->host.n,
+                 j->host.p);
+    }
+    struct in6_addr a;
+    if (host[0] && inet_pton(AF_INET, host, &a) != 1 && inet_pton(AF_INET6, host, &a) != 1) {
+        SSL_set_tlsext_host_name(j->ssl, host);
+        if (v) {
+            SSL_set1_host(j->ssl, host);
+        }
+    }
+    return 0;
+}
+
+static ssize_t
+probe_send(struct job *j, const char *buf, size_t n)
+{
+    if (j->ssl == NULL) {
+        return send(j->fd, buf, n, MSG_NOSIGNAL);
+    }
+    int r = SSL_write(j->ssl, buf, (int)n);
+    if (r > 0) {
+        return r;
+    }
+    int e = SSL_get_error(j->ssl, r);
+    ERR_clear_error();
+    errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : ECONNRESET;
+    return -1;
+}
+
+static ssize_t
+probe_recv(struct job *j, char *buf, size_t n)
+{
+    if (j->ssl == NULL) {
+        return recv(j->fd, buf, n, 0);
+    }
+    int r = SSL_read(j->ssl, buf, (int)n);
+    if (r > 0) {
+        return r;
+    }
+    int e = SSL_get_error(j->ssl, r);
+    ERR_clear_error();
+    if (e == SSL_ERROR_ZERO_RETURN) {
+        return 0;
+    }
+    errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : ECONNRESET;
+    return -1;
+}
+
 /* Advances a probe; returns the outcome when it is over, 1 to wait. */
 static int
 probe_step(struct job *j)
@@ -427,14 +531,37 @@ probe_step(struct job *j)
         if (getsockopt(j->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0) {
             return GW_HEALTH_TCP_ERROR;
         }
-        if (j->hc->active_type != GW_HC_HTTP) {
-            return GW_HEALTH_SUCCESS; /* tcp; https is TODO(#health-https) */
+        if (j->hc->active_type == GW_HC_TCP ||
+            (j->hc->active_type == GW_HC_HTTPS && j->hc->grpc)) {
+            return GW_HEALTH_SUCCESS; /* tcp (and gRPC, which would need HTTP/2) */
+        }
+        if (j->hc->active_type == GW_HC_HTTPS) {
+            if (tls_start(j) < 0) {
+                return GW_HEALTH_TCP_ERROR;
+            }
+            j->phase = P_TLS;
+        } else {
+            j->phase = P_SEND;
+        }
+        return probe_step(j);
+    case P_TLS: {
+        int r = SSL_do_handshake(j->ssl);
+        if (r != 1) {
+            int e = SSL_get_error(j->ssl, r);
+            ERR_clear_error();
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                want(j, e == SSL_ERROR_WANT_READ ? EV_READ : EV_WRITE);
+                return 1;
+            }
+            return GW_HEALTH_TCP_ERROR; /* handshake or verification failed */
         }
         j->phase = P_SEND;
-        /* fall through */
+        want(j, EV_WRITE);
+        return probe_step(j);
+    }
     case P_SEND:
         while (j->req_off < j->req_len) {
-            n = send(j->fd, j->req + j->req_off, j->req_len - j->req_off, MSG_NOSIGNAL);
+            n = probe_send(j, j->req + j->req_off, j->req_len - j->req_off);
             if (n < 0 && errno == EAGAIN) {
                 return 1;
             }
@@ -453,7 +580,7 @@ probe_step(struct job *j)
         return 1;
     case P_READ:
         for (;;) {
-            n = recv(j->fd, j->buf + j->len, sizeof j->buf - j->len, 0);
+            n = probe_recv(j, j->buf + j->len, sizeof j->buf - j->len);
             if (n < 0 && errno == EINTR) {
                 continue;
             }
@@ -527,7 +654,7 @@ probe_start(struct job *j, ev_tstamp now)
     if (j->fd < 0) {
         return; /* our problem, not the target's: try again next interval */
     }
-    if (j->hc->active_type == GW_HC_HTTP && build_request(j) < 0) {
+    if (j->hc->active_type != GW_HC_TCP && !j->hc->grpc && build_request(j) < 0) {
         close(j->fd);
         return;
     }

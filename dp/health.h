@@ -55,6 +55,9 @@ struct gw_healthcheck {
     uint32_t concurrency;
     double healthy_interval_s, unhealthy_interval_s; /* 0: that side is not probed */
     const char *http_path;                           /* the config's string */
+    const char *https_sni;                           /* the config's string, or NULL */
+    unsigned https_verify : 1;                       /* https_verify_certificate */
+    unsigned grpc : 1;                               /* grpc/grpcs: connect only so far */
     char *probe_headers;                             /* "Name: value\r\n"..., malloc'd, or NULL */
     double threshold;                                /* percent of the total weight */
     unsigned passive_on : 1;                         /* some passive counter is set */

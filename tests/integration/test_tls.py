@@ -209,3 +209,55 @@ _format_version: "3.0"
             g.stop()
     finally:
         e.stop()
+
+
+@pytest.mark.parametrize("probe_path,status", [("/status/500", 503), ("/fine", 200)])
+def test_https_active_health_probes(tmp_path, probe_path, status):
+    """An https active check speaks TLS and HTTP to the target: a probe answered 500 evicts
+    the only target (503 from the balancer), one answered 200 keeps it."""
+    import time
+    import requests
+    e, _ = tls_echo(tmp_path)
+    try:
+        g = Gateway(tmp_path, f"""
+_format_version: "3.0"
+services:
+  - host: secure-pool
+    protocol: https
+    port: 443
+    retries: 0
+    routes:
+      - paths: [/]
+upstreams:
+  - name: secure-pool
+    healthchecks:
+      active:
+        type: https
+        https_verify_certificate: false
+        http_path: {probe_path}
+        healthy:
+          interval: 0.2
+          successes: 1
+        unhealthy:
+          interval: 0.2
+          http_failures: 1
+    targets:
+      - target: 127.0.0.1:{e.port}
+""")
+        try:
+            # long enough for several probes either way
+            deadline = time.time() + (8 if status == 503 else 2)
+            got = None
+            while time.time() < deadline:
+                got = requests.get(g.url + "/x").status_code
+                if got == status and status == 503:
+                    break
+                time.sleep(0.3)
+            assert got == status
+            if status == 503:
+                assert (requests.get(g.url + "/x").json()["message"]
+                        == "failure to get a peer from the ring-balancer")
+        finally:
+            g.stop()
+    finally:
+        e.stop()
