@@ -261,3 +261,22 @@ upstreams:
             g.stop()
     finally:
         e.stop()
+
+
+def test_tls_session_resumption(tls_gw):
+    """Session tickets: a second connection resumes the first one's session."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # the session is known right after the handshake
+    session = None
+    reused = []
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", tls_gw.ssl_port), timeout=5) as raw_sock:
+            with ctx.wrap_socket(raw_sock, server_hostname="a.test", session=session) as s:
+                s.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+                while s.recv(65536):
+                    pass
+                reused.append(s.session_reused)
+                session = s.session
+    assert reused == [False, True]
