@@ -420,3 +420,25 @@ def test_client_max_body_size_counts_chunked_bodies(echo, tmp_path):
         assert out.startswith(b"HTTP/1.1 413 ")
     finally:
         g.stop()
+
+
+def test_client_timeouts_answer_408(echo, tmp_path):
+    g = Gateway(tmp_path, conf(echo.port, "      - paths: [/]\n"),
+                extra=("--client-header-timeout", "1", "--client-body-timeout", "1",
+                       "--keepalive-timeout", "1"))
+    try:
+        t0 = time.time()
+        out = raw(g.port, b"GET / HTTP/1.1\r\nHost: a\r\n", timeout=5)  # head never ends
+        assert out.startswith(b"HTTP/1.1 408 ") and time.time() - t0 < 4
+        out = raw(g.port, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc",
+                  timeout=5)
+        assert out.startswith(b"HTTP/1.1 408 ")
+        with socket.create_connection(("127.0.0.1", g.port), timeout=5) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            time.sleep(0.2)
+            s.recv(65536)
+            t0 = time.time()
+            assert s.recv(100) == b""  # idle keep-alive connection closed
+            assert time.time() - t0 < 4
+    finally:
+        g.stop()
