@@ -24,7 +24,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 SHARED_SRC := $(wildcard shared/*.c shared/plugins/*.c)
-DP_SRC     := $(wildcard dp/*.c)
+DP_SRC     := $(wildcard dp/*.c dp/plugins/*.c)
 CP_SRC     := $(wildcard cp/*.c)
 UNIT_SRC   := $(wildcard tests/unit/shared/*_test.c)
 UNIT_DP_SRC := $(wildcard tests/unit/dp/*_test.c)
@@ -76,8 +76,13 @@ $(LIBDP): $(DP_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && $(AR) rcs $@ $^
 
+# plugin handlers are found through weak references, which do not pull archive members:
+# the data plane's archive is linked whole
+WHOLE_LIBDP = -Wl,--whole-archive $(LIBDP) -Wl,--no-whole-archive
+
 $(BUILD)/tollgate-dp: $(BUILD)/obj/dp/main.o $(LIBDP) $(LIBSHARED)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lev -lcares -lpthread -lm
+	$(CC) $(LDFLAGS) -o $@ $(BUILD)/obj/dp/main.o $(WHOLE_LIBDP) $(LIBSHARED) $(PKG_LIBS) \
+	    -lev -lcares -lpthread -lm
 
 $(BUILD)/tollgate-cp: $(CP_OBJ) $(LIBSHARED)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
@@ -90,14 +95,14 @@ $(BUILD)/tests/%_test: tests/unit/%_test.c $(LIBSHARED)
 
 $(BUILD)/tests/dp/%_test: tests/unit/dp/%_test.c $(LIBDP) $(LIBSHARED)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Idp -Itests/unit $(CFLAGS) -o $@ $< $(LIBDP) \
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Idp -Itests/unit $(CFLAGS) -o $@ $< $(WHOLE_LIBDP) \
 	    $(LIBSHARED) $(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka) -lev -lcares -lpthread -lm
 
 # each fuzz target is also built as a plain program that replays its corpus (make test)
 $(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIBDP) $(LIBSHARED)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Idp $(CFLAGS) -o $@ $< tests/fuzz/replay_main.c \
-	    $(LIBDP) $(LIBSHARED) $(LDFLAGS) $(PKG_LIBS) -lev -lcares -lpthread -lm
+	    $(WHOLE_LIBDP) $(LIBSHARED) $(LDFLAGS) $(PKG_LIBS) -lev -lcares -lpthread -lm
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -125,7 +130,7 @@ bench: deps
 	@tests/bench/proxy.sh $(BUILD)
 
 $(BUILD)/tollgate-bench-snapshot: tests/bench/bench_snapshot.c $(LIBDP) $(LIBSHARED)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Idp $(CFLAGS) -o $@ $< $(LIBDP) $(LIBSHARED) \
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Idp $(CFLAGS) -o $@ $< $(WHOLE_LIBDP) $(LIBSHARED) \
 	    $(LDFLAGS) $(PKG_LIBS) -lev -lcares -lpthread -lm
 
 $(BUILD)/tollgate-bench-load: tests/bench/bench_load.c $(LIBSHARED)

@@ -14,6 +14,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "plugin.h"
 #include "schema.h"
 
 static const struct gw_val *
@@ -92,12 +93,15 @@ lookup(const char *host, int port, int *ttl)
     while (!l.done) {
         ares_socket_t socks[ARES_GETSOCK_MAXNUM];
         struct pollfd pfd[ARES_GETSOCK_MAXNUM];
-        int bits = ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM), n = 0;
+        /* c-ares's ARES_GETSOCK_* macros shift a signed 1 by up to 31 (undefined): decode
+         * the mask ourselves */
+        unsigned bits = (unsigned)ares_getsock(ch, socks, ARES_GETSOCK_MAXNUM);
+        int n = 0;
         for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-            if (ARES_GETSOCK_READABLE(bits, i) || ARES_GETSOCK_WRITABLE(bits, i)) {
+            unsigned rd = (bits >> i) & 1u, wr = (bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u;
+            if (rd || wr) {
                 pfd[n].fd = socks[i];
-                pfd[n].events = (short)((ARES_GETSOCK_READABLE(bits, i) ? POLLIN : 0) |
-                                        (ARES_GETSOCK_WRITABLE(bits, i) ? POLLOUT : 0));
+                pfd[n].events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0));
                 pfd[n].revents = 0;
                 n++;
             }
@@ -506,6 +510,10 @@ gw_snapshot_build(struct gw_config *cfg, uint64_t version, char *err, size_t err
     if (s->tls == NULL) {
         goto fail;
     }
+    s->plugins = gw_plugins_build(s, err, errlen);
+    if (s->plugins == NULL) {
+        goto fail;
+    }
     return s;
 fail:
     gw_snapshot_unref(s);
@@ -520,6 +528,7 @@ gw_snapshot_unref(struct gw_snapshot *s)
     }
     gw_router_free(s->router);
     gw_tls_certs_free(s->tls);
+    gw_plugins_free(s->plugins);
     for (uint32_t i = 0; s->services && i < s->nservices; i++) {
         gw_balancer_free(&s->services[i]);
         free(s->services[i].targets);
