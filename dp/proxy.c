@@ -28,6 +28,7 @@
 #include "arena.h"
 #include "balancer.h"
 #include "http1.h"
+#include "plugin.h"
 #include "tls.h"
 #include "router.h"
 #include "schema.h"
@@ -97,6 +98,7 @@ struct req {
     int status;
     uint64_t bytes_out;
     struct gw_pick pick;   /* balancer state across the tries (balancer.h) */
+    struct gw_pctx pc;     /* plugins: header edits, consumer, answers */
     struct gw_http_head h; /* last: req_begin clears what comes before it */
 };
 
@@ -376,6 +378,8 @@ ms_since(struct client *c, ev_tstamp t)
 
 /* A response made by the gateway: Kong's error templates, headers and connection handling.
  * dflt is the format when the client expresses no preference. */
+static void put_resp_edits(struct sbuf *b, struct gw_pctx *pc);
+
 static void
 respond_error_x(struct client *c, int status, const char *msg, enum fmt dflt, const char *extra);
 
@@ -435,6 +439,11 @@ respond_error_x(struct client *c, int status, const char *msg, enum fmt dflt, co
     SB_LIT(&b, "Server: " GW_PRODUCT "\r\n");
     sb_printf(&b, "X-Kong-Response-Latency: %.0f\r\nX-Kong-Request-Id: %s\r\n",
               ms_since(c, r->t_start), r->id);
+    if (r->pc.snap) {
+        /* plugins that ran see the gateway's own answers too (CORS on a 401) */
+        gw_plugins_header_filter(&r->pc);
+        put_resp_edits(&b, &r->pc);
+    }
     if (extra) {
         sb_put(&b, extra, strlen(extra));
     } else if (c->close_after) {
@@ -443,6 +452,70 @@ respond_error_x(struct client *c, int status, const char *msg, enum fmt dflt, co
     SB_LIT(&b, "\r\n");
     if (!(h && gw_str_eqz(h->method, "HEAD"))) {
         sb_put(&b, body.p, body.len);
+    }
+    r->ch = b.p;
+    r->ch_len = b.p ? b.len : 0;
+    r->ch_off = 0;
+    c->state = S_LOCAL;
+}
+
+/* Response header edits from plugins (header_filter and answers), as header lines. */
+static void
+put_resp_edits(struct sbuf *b, struct gw_pctx *pc)
+{
+    for (unsigned i = 0; i < pc->nresp_edits; i++) {
+        const struct gw_header_edit *e = &pc->resp_edits[i];
+        int later = 0;
+        for (unsigned k = i + 1; k < pc->nresp_edits && !later; k++) {
+            later = gw_str_caseeq(pc->resp_edits[k].name, e->name);
+        }
+        if (later || e->remove) {
+            continue; /* the last edit of a name wins */
+        }
+        sb_str(b, e->name);
+        SB_LIT(b, ": ");
+        sb_str(b, e->value);
+        SB_LIT(b, "\r\n");
+    }
+}
+
+static int
+resp_edited(const struct gw_pctx *pc, struct gw_str name)
+{
+    for (unsigned i = 0; i < pc->nresp_edits; i++) {
+        if (gw_str_caseeq(pc->resp_edits[i].name, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* kong.response.exit from a plugin: its status and raw body (JSON by default). */
+static void
+respond_exit(struct client *c)
+{
+    struct req *r = &c->r;
+    struct gw_pctx *pc = &r->pc;
+    struct sbuf b = {.a = r->arena};
+
+    gw_plugins_header_filter(pc);
+    r->status = pc->exit_status;
+    sb_printf(&b, "HTTP/1.1 %d %s\r\n", r->status, reason(r->status));
+    if (!resp_edited(pc, GW_STR_LIT("Content-Type")) && pc->exit_body.n) {
+        sb_printf(&b, "Content-Type: %s\r\n",
+                  pc->exit_ctype ? pc->exit_ctype : "application/json; charset=utf-8");
+    }
+    sb_printf(&b, "Content-Length: %zu\r\n", pc->exit_body.n);
+    SB_LIT(&b, "Server: " GW_PRODUCT "\r\n");
+    sb_printf(&b, "X-Kong-Response-Latency: %.0f\r\nX-Kong-Request-Id: %s\r\n",
+              ms_since(c, r->t_start), r->id);
+    put_resp_edits(&b, pc);
+    if (c->close_after) {
+        SB_LIT(&b, "Connection: close\r\n");
+    }
+    SB_LIT(&b, "\r\n");
+    if (!gw_str_eqz(r->h.method, "HEAD")) {
+        sb_str(&b, pc->exit_body);
     }
     r->ch = b.p;
     r->ch_len = b.p ? b.len : 0;
@@ -555,6 +628,71 @@ is_websocket(const struct gw_http_head *h)
     return h->conn_upgrade && gw_str_caseeqz(h->upgrade, "websocket");
 }
 
+static int
+req_edited(const struct gw_pctx *pc, struct gw_str name)
+{
+    for (unsigned i = 0; i < pc->nreq_edits; i++) {
+        if (gw_str_caseeq(pc->req_edits[i].name, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Header edits of plugins: the last edit of a name decides (set or removed). */
+static void
+put_req_edits(struct sbuf *b, const struct gw_pctx *pc)
+{
+    for (unsigned i = 0; i < pc->nreq_edits; i++) {
+        const struct gw_header_edit *e = &pc->req_edits[i];
+        int later = 0;
+        for (unsigned k = i + 1; k < pc->nreq_edits && !later; k++) {
+            later = gw_str_caseeq(pc->req_edits[k].name, e->name);
+        }
+        if (later || e->remove) {
+            continue;
+        }
+        sb_str(b, e->name);
+        SB_LIT(b, ": ");
+        sb_str(b, e->value);
+        SB_LIT(b, "\r\n");
+    }
+}
+
+/* The query string without the arguments plugins removed (hide_credentials). */
+static void
+put_query(struct sbuf *b, struct gw_str q, const struct gw_pctx *pc)
+{
+    size_t i = 0;
+    int first = 1;
+
+    if (pc->nremoved_args == 0) {
+        sb_str(b, q);
+        return;
+    }
+    while (i < q.n) {
+        size_t st = i;
+        while (i < q.n && q.p[i] != '&') {
+            i++;
+        }
+        struct gw_str arg = {q.p + st, i - st};
+        const char *eq = memchr(arg.p, '=', arg.n);
+        struct gw_str key = {arg.p, eq ? (size_t)(eq - arg.p) : arg.n};
+        int drop = 0;
+        for (unsigned k = 0; k < pc->nremoved_args && !drop; k++) {
+            drop = gw_str_eq(key, pc->removed_args[k]);
+        }
+        if (!drop && arg.n) {
+            if (!first) {
+                SB_LIT(b, "&");
+            }
+            sb_str(b, arg);
+            first = 0;
+        }
+        i++;
+    }
+}
+
 /* The request head for the upstream (Kong §4.6, §4.7). */
 static int
 build_upstream_head(struct client *c, const struct gw_route_match *m, struct gw_str norm)
@@ -578,7 +716,7 @@ build_upstream_head(struct client *c, const struct gw_route_match *m, struct gw_
     put_escaped_path(&b, up, (size_t)upn);
     if (r->h.query.p) {
         SB_LIT(&b, "?");
-        sb_str(&b, r->h.query);
+        put_query(&b, r->h.query, &r->pc);
     }
     /* an HTTP/1.0 client cannot read chunked responses: ask the upstream in 1.0 too (as
      * nginx's proxy_http_version 1.0 would), so it delimits by length or close */
@@ -609,7 +747,7 @@ build_upstream_head(struct client *c, const struct gw_route_match *m, struct gw_
     }
     for (unsigned i = 0; i < r->h.nheaders; i++) {
         const struct gw_http_header *hd = &r->h.headers[i];
-        if (skip_request_header(&r->h, hd->name)) {
+        if (skip_request_header(&r->h, hd->name) || req_edited(&r->pc, hd->name)) {
             continue;
         }
         sb_str(&b, hd->name);
@@ -617,6 +755,7 @@ build_upstream_head(struct client *c, const struct gw_route_match *m, struct gw_
         sb_str(&b, hd->value);
         SB_LIT(&b, "\r\n");
     }
+    put_req_edits(&b, &r->pc);
     if (is_websocket(&r->h)) {
         SB_LIT(&b, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
     }
@@ -735,6 +874,24 @@ req_route(struct client *c)
         return;
     }
     r->svc = r->ri->service;
+    /* plugins (Kong runs access before it answers a route without a service) */
+    struct gw_pctx *pc = &r->pc;
+    pc->arena = r->arena;
+    pc->snap = s;
+    pc->h = &r->h;
+    pc->route_id = r->ri->id;
+    pc->service_id = r->svc ? r->svc->id : NULL;
+    pc->peer_ip = c->peer;
+    pc->https = c->l->ssl;
+    if (gw_plugins_access(pc)) {
+        c->close_after |= r->bk != F_NONE;
+        if (pc->exit_error) {
+            respond_error(c, pc->exit_status, pc->exit_msg, FMT_JSON);
+        } else {
+            respond_exit(c);
+        }
+        return;
+    }
     if (r->svc == NULL) {
         c->close_after |= r->bk != F_NONE;
         respond_error(c, 503, "no Service found with those values", FMT_JSON);
@@ -979,9 +1136,10 @@ build_client_head(struct client *c)
     sb_printf(&b, "HTTP/1.1 %d ", rh->status);
     sb_str(&b, rh->reason);
     SB_LIT(&b, "\r\n");
+    gw_plugins_header_filter(&r->pc);
     for (unsigned i = 0; i < rh->nheaders; i++) {
         const struct gw_http_header *hd = &rh->headers[i];
-        if (skip_response_header(hd->name, upgrade)) {
+        if (skip_response_header(hd->name, upgrade) || resp_edited(&r->pc, hd->name)) {
             continue;
         }
         server |= gw_str_caseeqz(hd->name, "server");
@@ -1008,6 +1166,7 @@ build_client_head(struct client *c)
     if (cookie) {
         sb_put(&b, cookie, strlen(cookie));
     }
+    put_resp_edits(&b, &r->pc);
     if (upgrade) {
         SB_LIT(&b, "Connection: upgrade\r\n");
     } else if (c->close_after) {

@@ -76,6 +76,7 @@ struct gw_snapshot {
     uint32_t nservices, nroutes;
     struct gw_tls_certs *tls; /* certificates and SNIs */
     int dns_ttl;              /* shortest DNS TTL of all services, -1: none */
+    struct gw_plugin_set *plugins; /* compiled plugin instances (plugin.h) */
 };
 
 /* Kong's dns_resolver ("ip[:port],..."), or NULL for the system's; set before the first

@@ -1,0 +1,447 @@
+/* The plugin runner. Per snapshot, every enabled plugin entity with a handler is compiled
+ * once (its config into handler state) and filed under its scope (route, service,
+ * consumer) in a hash table per plugin; plugin types are ordered by Kong's priority (higher
+ * first, then name descending). Per request, the access phase walks the types in that
+ * order and picks each one's instance by Kong's precedence, with the consumer authenticated
+ * so far: so consumer-scoped instances apply to the plugins after the auth plugin. */
+#include "plugin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema.h"
+#include "snapshot.h"
+
+/* the handler table, from the same list as the schema table; a plugin without a handler
+ * file is a weak NULL */
+#define GW_PLUGIN(id) extern const struct gw_plugin gw_handler_##id __attribute__((weak));
+#include "plugins/plugins.def"
+#undef GW_PLUGIN
+
+static const struct gw_plugin *const handlers[] = {
+#define GW_PLUGIN(id) &gw_handler_##id,
+#include "plugins/plugins.def"
+#undef GW_PLUGIN
+};
+#define NPLUGINS (sizeof handlers / sizeof handlers[0])
+
+struct pinst {
+    uint64_t hash;
+    const char *route, *service, *consumer; /* "" when unset */
+    void *state;
+};
+
+struct ptype {
+    const struct gw_plugin *p;
+    struct pinst *slots; /* open addressing; hash 0 = empty */
+    uint32_t cap, n;
+    int scoped_consumer; /* some instance names a consumer */
+    void *global;
+};
+
+struct gw_plugin_set {
+    struct gw_arena *arena;
+    struct ptype types[NPLUGINS]; /* in priority order, only types with instances */
+    uint32_t ntypes;
+};
+
+static uint64_t
+scope_hash(const char *r, const char *s, const char *c)
+{
+    uint64_t h = 1469598103934665603ull;
+    const char *parts[3] = {r, s, c};
+
+    for (int i = 0; i < 3; i++) {
+        for (const char *p = parts[i]; *p; p++) {
+            h = (h ^ (unsigned char)*p) * 1099511628211ull;
+        }
+        h = (h ^ '|') * 1099511628211ull;
+    }
+    return h | 1;
+}
+
+static struct pinst *
+find(const struct ptype *t, const char *r, const char *s, const char *c)
+{
+    uint64_t h = scope_hash(r, s, c);
+
+    if (t->cap == 0) {
+        return NULL;
+    }
+    for (uint32_t i = (uint32_t)h & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        struct pinst *pi = &t->slots[i];
+        if (pi->hash == 0) {
+            return NULL;
+        }
+        if (pi->hash == h && strcmp(pi->route, r) == 0 && strcmp(pi->service, s) == 0 &&
+            strcmp(pi->consumer, c) == 0) {
+            return pi;
+        }
+    }
+}
+
+static const char *
+fk(const struct gw_val *rec, const char *name)
+{
+    const struct gw_val *v = gw_rec_get(gw_entities[GW_ENT_PLUGINS].schema, rec, name);
+    return v && v->type == GW_V_STR ? v->u.s : "";
+}
+
+static int
+cmp_priority(const void *a, const void *b)
+{
+    const struct ptype *x = a, *y = b;
+    if (x->p->schema->priority != y->p->schema->priority) {
+        return x->p->schema->priority > y->p->schema->priority ? -1 : 1;
+    }
+    return -strcmp(x->p->schema->name, y->p->schema->name); /* Kong: name descending */
+}
+
+struct gw_plugin_set *
+gw_plugins_build(const struct gw_snapshot *s, char *err, size_t errlen)
+{
+    const struct gw_entset *set = &s->cfg->sets[GW_ENT_PLUGINS];
+    const struct gw_record *R = gw_entities[GW_ENT_PLUGINS].schema;
+    struct gw_plugin_set *ps = calloc(1, sizeof *ps);
+    struct ptype all[NPLUGINS];
+    uint32_t count[NPLUGINS] = {0};
+
+    if (ps == NULL || (ps->arena = gw_arena_create(16384)) == NULL) {
+        free(ps);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    memset(all, 0, sizeof all);
+    /* which plugin type each entity is, and how many per type */
+    for (uint32_t i = 0; i < set->n; i++) {
+        const struct gw_val *en = gw_rec_get(R, &set->recs[i], "enabled");
+        const char *name = fk(&set->recs[i], "name");
+        const struct gw_plugin_schema *sc = gw_plugin_schema_find(name);
+        if ((en && en->type == GW_V_BOOL && !en->u.b) || sc == NULL) {
+            continue; /* disabled instances do not shadow others (Kong) */
+        }
+        for (size_t k = 0; k < NPLUGINS; k++) {
+            if (gw_plugin_schemas[k] == sc) {
+                if (handlers[k] == NULL) {
+                    static int warned[NPLUGINS];
+                    if (!warned[k]++) {
+                        fprintf(stderr, "tollgate-dp: plugin %s is accepted but not enforced yet\n",
+                                name);
+                    }
+                } else {
+                    count[k]++;
+                }
+            }
+        }
+    }
+    for (size_t k = 0; k < NPLUGINS; k++) {
+        if (count[k] == 0) {
+            continue;
+        }
+        struct ptype *t = &all[k];
+        t->p = handlers[k];
+        for (t->cap = 8; t->cap < count[k] * 2; t->cap *= 2) {
+        }
+        t->slots = gw_arena_calloc(ps->arena, sizeof *t->slots * t->cap);
+        if (t->slots == NULL) {
+            goto oom;
+        }
+    }
+    for (uint32_t i = 0; i < set->n; i++) {
+        const struct gw_val *rec = &set->recs[i];
+        const struct gw_val *en = gw_rec_get(R, rec, "enabled");
+        const struct gw_plugin_schema *sc = gw_plugin_schema_find(fk(rec, "name"));
+        size_t k = 0;
+        while (k < NPLUGINS && gw_plugin_schemas[k] != sc) {
+            k++;
+        }
+        if (k == NPLUGINS || all[k].p == NULL || (en && en->type == GW_V_BOOL && !en->u.b)) {
+            continue;
+        }
+        struct ptype *t = &all[k];
+        const char *r = fk(rec, "route"), *sv = fk(rec, "service"), *c = fk(rec, "consumer");
+        uint64_t h = scope_hash(r, sv, c);
+        uint32_t j = (uint32_t)h & (t->cap - 1);
+        while (t->slots[j].hash) {
+            j = (j + 1) & (t->cap - 1);
+        }
+        struct pinst *pi = &t->slots[j];
+        pi->hash = h;
+        pi->route = r, pi->service = sv, pi->consumer = c;
+        t->scoped_consumer |= *c != '\0';
+        const struct gw_val *conf = gw_rec_get(R, rec, "config");
+        pi->state = t->p->compile ? t->p->compile(sc->config, conf, ps->arena, err, errlen)
+                                  : (void *)conf;
+        if (pi->state == NULL) {
+            gw_plugins_free(ps);
+            return NULL;
+        }
+        t->n++;
+    }
+    for (size_t k = 0; k < NPLUGINS; k++) {
+        if (all[k].p) {
+            ps->types[ps->ntypes++] = all[k];
+        }
+    }
+    qsort(ps->types, ps->ntypes, sizeof ps->types[0], cmp_priority);
+    for (uint32_t k = 0; k < ps->ntypes; k++) {
+        struct ptype *t = &ps->types[k];
+        t->global = t->p->init ? t->p->init(s, ps->arena) : NULL;
+    }
+    return ps;
+oom:
+    snprintf(err, errlen, "out of memory");
+    gw_plugins_free(ps);
+    return NULL;
+}
+
+void
+gw_plugins_free(struct gw_plugin_set *ps)
+{
+    if (ps) {
+        gw_arena_destroy(ps->arena);
+        free(ps);
+    }
+}
+
+/* Kong's precedence (plugins_iterator.lua): route+service+consumer, route+consumer,
+ * service+consumer, route+service, consumer, route, service, global. */
+static const struct pinst *
+resolve(const struct ptype *t, const char *r, const char *s, const char *c)
+{
+    const struct pinst *pi;
+
+    if (*c && t->scoped_consumer && !(t->p->schema->flags & GW_PS_NO_CONSUMER)) {
+        if ((pi = find(t, r, s, c)) || (pi = find(t, r, "", c)) || (pi = find(t, "", s, c))) {
+            return pi;
+        }
+    }
+    if ((pi = find(t, r, s, "")) != NULL) {
+        return pi;
+    }
+    if (*c && t->scoped_consumer && !(t->p->schema->flags & GW_PS_NO_CONSUMER) &&
+        (pi = find(t, "", "", c)) != NULL) {
+        return pi;
+    }
+    if ((pi = find(t, r, "", "")) || (pi = find(t, "", s, "")) || (pi = find(t, "", "", ""))) {
+        return pi;
+    }
+    return NULL;
+}
+
+int
+gw_plugins_access(struct gw_pctx *ctx)
+{
+    const struct gw_plugin_set *ps = ctx->snap->plugins;
+    const char *r = ctx->route_id ? ctx->route_id : "";
+    const char *s = ctx->service_id ? ctx->service_id : "";
+
+    if (ps == NULL) {
+        return 0;
+    }
+    for (uint32_t k = 0; k < ps->ntypes; k++) {
+        const struct ptype *t = &ps->types[k];
+        const char *c = ctx->consumer ? gw_config_id(GW_ENT_CONSUMERS, ctx->consumer) : "";
+        const struct pinst *pi = resolve(t, r, s, c);
+        if (pi == NULL) {
+            continue;
+        }
+        if (ctx->nran < sizeof ctx->ran / sizeof ctx->ran[0]) {
+            ctx->ran[ctx->nran] = (uint16_t)k;
+            ctx->ran_conf[ctx->nran++] = pi->state;
+        }
+        if (t->p->access && t->p->access(ctx, pi->state, t->global)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void
+gw_plugins_header_filter(struct gw_pctx *ctx)
+{
+    const struct gw_plugin_set *ps = ctx->snap->plugins;
+
+    for (unsigned i = 0; ps && i < ctx->nran; i++) {
+        const struct ptype *t = &ps->types[ctx->ran[i]];
+        if (t->p->header_filter) {
+            t->p->header_filter(ctx, ctx->ran_conf[i], t->global);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ the handler API */
+
+struct gw_str
+gw_pctx_header(const struct gw_pctx *ctx, const char *name, unsigned *count)
+{
+    struct gw_str first = GW_STR_NULL;
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < ctx->h->nheaders; i++) {
+        if (gw_str_caseeqz(ctx->h->headers[i].name, name)) {
+            if (n++ == 0) {
+                first = ctx->h->headers[i].value;
+            }
+        }
+    }
+    if (count) {
+        *count = n;
+    }
+    return first;
+}
+
+struct gw_str
+gw_pctx_query_arg(const struct gw_pctx *ctx, const char *name, unsigned *count)
+{
+    struct gw_str q = ctx->h->query, first = GW_STR_NULL;
+    size_t nl = strlen(name), i = 0;
+    unsigned n = 0;
+
+    while (q.p && i < q.n) {
+        size_t st = i;
+        while (i < q.n && q.p[i] != '&') {
+            i++;
+        }
+        const char *eq = memchr(q.p + st, '=', i - st);
+        size_t kl = eq ? (size_t)(eq - (q.p + st)) : i - st;
+        if (kl == nl && memcmp(q.p + st, name, nl) == 0) {
+            if (n++ == 0) {
+                first = eq ? (struct gw_str){eq + 1, (size_t)(q.p + i - eq - 1)}
+                           : (struct gw_str){q.p + i, 0};
+            }
+        }
+        i++;
+    }
+    if (count) {
+        *count = n;
+    }
+    return first;
+}
+
+static void
+add_edit(struct gw_pctx *ctx, struct gw_header_edit **list, unsigned *n, unsigned *cap,
+         const char *name, struct gw_str value, int remove)
+{
+    if (*n == *cap) {
+        unsigned nc = *cap ? *cap * 2 : 8;
+        struct gw_header_edit *e = gw_arena_alloc(ctx->arena, sizeof *e * nc);
+        if (e == NULL) {
+            return;
+        }
+        if (*n) {
+            memcpy(e, *list, sizeof *e * *n);
+        }
+        *list = e;
+        *cap = nc;
+    }
+    (*list)[(*n)++] = (struct gw_header_edit){{name, strlen(name)}, value, remove};
+}
+
+void
+gw_pctx_set_header(struct gw_pctx *ctx, const char *name, struct gw_str value)
+{
+    add_edit(ctx, &ctx->req_edits, &ctx->nreq_edits, &ctx->req_cap, name, value, 0);
+}
+
+void
+gw_pctx_remove_header(struct gw_pctx *ctx, const char *name)
+{
+    add_edit(ctx, &ctx->req_edits, &ctx->nreq_edits, &ctx->req_cap, name, GW_STR_NULL, 1);
+}
+
+void
+gw_pctx_remove_query_arg(struct gw_pctx *ctx, struct gw_str name)
+{
+    if (ctx->nremoved_args < sizeof ctx->removed_args / sizeof ctx->removed_args[0]) {
+        ctx->removed_args[ctx->nremoved_args++] = name;
+    }
+}
+
+void
+gw_pctx_set_resp_header(struct gw_pctx *ctx, const char *name, struct gw_str value)
+{
+    add_edit(ctx, &ctx->resp_edits, &ctx->nresp_edits, &ctx->resp_cap, name, value, 0);
+}
+
+int
+gw_pctx_error(struct gw_pctx *ctx, int status, const char *msg)
+{
+    ctx->exit_status = status;
+    ctx->exit_error = 1;
+    ctx->exit_msg = msg;
+    return 1;
+}
+
+int
+gw_pctx_exit(struct gw_pctx *ctx, int status, struct gw_str body, const char *ctype)
+{
+    ctx->exit_status = status;
+    ctx->exit_error = 0;
+    ctx->exit_body = body;
+    ctx->exit_ctype = ctype;
+    return 1;
+}
+
+static struct gw_str
+field_str(enum gw_entity_type t, const struct gw_val *rec, const char *f)
+{
+    const struct gw_val *v = rec ? gw_rec_get(gw_entities[t].schema, rec, f) : NULL;
+    return v && v->type == GW_V_STR ? (struct gw_str){v->u.s, v->n} : GW_STR_NULL;
+}
+
+void
+gw_pctx_authenticate(struct gw_pctx *ctx, const struct gw_val *consumer,
+                     const struct gw_val *credential, const char *credential_identifier)
+{
+    struct gw_str id = field_str(GW_ENT_CONSUMERS, consumer, "id");
+    struct gw_str cid = field_str(GW_ENT_CONSUMERS, consumer, "custom_id");
+    struct gw_str user = field_str(GW_ENT_CONSUMERS, consumer, "username");
+
+    ctx->consumer = consumer;
+    ctx->credential = credential;
+    ctx->anonymous = consumer && credential == NULL;
+    /* set, or cleared when absent, so that a client cannot inject them */
+    if (id.p) {
+        gw_pctx_set_header(ctx, "X-Consumer-ID", id);
+    } else {
+        gw_pctx_remove_header(ctx, "X-Consumer-ID");
+    }
+    if (cid.p) {
+        gw_pctx_set_header(ctx, "X-Consumer-Custom-ID", cid);
+    } else {
+        gw_pctx_remove_header(ctx, "X-Consumer-Custom-ID");
+    }
+    if (user.p) {
+        gw_pctx_set_header(ctx, "X-Consumer-Username", user);
+    } else {
+        gw_pctx_remove_header(ctx, "X-Consumer-Username");
+    }
+    if (credential_identifier) {
+        gw_pctx_set_header(ctx, "X-Credential-Identifier",
+                           (struct gw_str){credential_identifier, strlen(credential_identifier)});
+    } else {
+        gw_pctx_remove_header(ctx, "X-Credential-Identifier");
+    }
+    if (ctx->anonymous) {
+        gw_pctx_set_header(ctx, "X-Anonymous-Consumer", GW_STR_LIT("true"));
+    } else {
+        gw_pctx_remove_header(ctx, "X-Anonymous-Consumer");
+    }
+}
+
+const struct gw_val *
+gw_pctx_find_consumer(const struct gw_pctx *ctx, const char *id_or_name)
+{
+    const struct gw_entset *cs = &ctx->snap->cfg->sets[GW_ENT_CONSUMERS];
+    const struct gw_val *c = gw_config_find(ctx->snap->cfg, GW_ENT_CONSUMERS, id_or_name);
+
+    for (uint32_t i = 0; c == NULL && i < cs->n; i++) {
+        struct gw_str u = field_str(GW_ENT_CONSUMERS, &cs->recs[i], "username");
+        if (u.p && strcmp(u.p, id_or_name) == 0) {
+            c = &cs->recs[i];
+        }
+    }
+    return c;
+}

@@ -1,0 +1,116 @@
+/* Plugins on the data plane: the handler table (generated from shared/plugins/plugins.def,
+ * like the schema table), per-snapshot compiled instances, Kong's scope precedence and
+ * priority order, and the small API handlers use on a request.
+ *
+ * A handler file dp/plugins/<id>.c defines `const struct gw_plugin gw_handler_<id>`. A plugin
+ * whose schema exists but whose handler does not is accepted in configs and not enforced
+ * (the snapshot build says so once). */
+#ifndef GW_PLUGIN_H
+#define GW_PLUGIN_H
+
+#include <stdint.h>
+
+#include "arena.h"
+#include "http1.h"
+#include "plugin_schema.h"
+#include "str.h"
+
+struct gw_snapshot;
+struct gw_pctx;
+
+/* compile: the validated config record -> the state a handler reads (from a, the
+ * snapshot's arena). NULL with a message refuses the snapshot. Config thread. */
+typedef void *gw_compile_fn(const struct gw_record *r, const struct gw_val *conf,
+                            struct gw_arena *a, char *err, size_t errlen);
+
+/* init: per-snapshot state shared by all instances of a plugin (credential indexes). */
+typedef void *gw_init_fn(const struct gw_snapshot *s, struct gw_arena *a);
+
+/* access: 0 to go on, 1 when the handler answered (gw_pctx_exit / gw_pctx_error). */
+typedef int gw_access_fn(struct gw_pctx *ctx, const void *conf, const void *global);
+
+/* header_filter: adjust the response head (gw_pctx_set_resp_header). */
+typedef void gw_header_filter_fn(struct gw_pctx *ctx, const void *conf, const void *global);
+
+struct gw_plugin {
+    const struct gw_plugin_schema *schema;
+    gw_compile_fn *compile;
+    gw_init_fn *init;
+    gw_access_fn *access;
+    gw_header_filter_fn *header_filter;
+};
+
+/* ---- per snapshot (snapshot.c calls these on the config thread) ---- */
+
+struct gw_plugin_set;
+struct gw_plugin_set *gw_plugins_build(const struct gw_snapshot *s, char *err, size_t errlen);
+void gw_plugins_free(struct gw_plugin_set *ps);
+
+/* ---- per request (proxy.c) ---- */
+
+struct gw_header_edit {
+    struct gw_str name, value;
+    int remove; /* else set (replacing every value) */
+};
+
+struct gw_pctx {
+    struct gw_arena *arena;
+    const struct gw_snapshot *snap;
+    const struct gw_http_head *h; /* the client's request head */
+    const char *route_id, *service_id;
+    const char *peer_ip;
+    int https;
+    /* the authenticated consumer (a consumers record) and its credential, or NULL */
+    const struct gw_val *consumer, *credential;
+    int anonymous;
+    /* upstream request header edits, in order */
+    struct gw_header_edit *req_edits;
+    unsigned nreq_edits, req_cap;
+    /* response header edits (header_filter phase and exits) */
+    struct gw_header_edit *resp_edits;
+    unsigned nresp_edits, resp_cap;
+    /* query arguments removed from the upstream request (hide_credentials) */
+    struct gw_str removed_args[8];
+    unsigned nremoved_args;
+    /* an answer made by a plugin */
+    int exit_status;        /* 0: none */
+    int exit_error;         /* kong.response.error: message in Kong's error template */
+    const char *exit_msg;   /* error: the message */
+    struct gw_str exit_body; /* exit: the raw body */
+    const char *exit_ctype;
+    /* the plugins chosen in access, for header_filter (indexes into the set) */
+    uint16_t ran[64];
+    const void *ran_conf[64];
+    unsigned nran;
+};
+
+/* Runs the access phase in priority order with Kong's scope precedence. 1 when a plugin
+ * answered (ctx->exit_status set), else 0. */
+int gw_plugins_access(struct gw_pctx *ctx);
+
+/* Runs header_filter for the plugins access chose (also on answers made by plugins or the
+ * gateway). */
+void gw_plugins_header_filter(struct gw_pctx *ctx);
+
+/* ---- the handler API ---- */
+
+/* The request header's first value; .p == NULL when absent. *count gets how many. */
+struct gw_str gw_pctx_header(const struct gw_pctx *ctx, const char *name, unsigned *count);
+/* A query argument's first value (still percent-encoded); .p == NULL when absent. */
+struct gw_str gw_pctx_query_arg(const struct gw_pctx *ctx, const char *name, unsigned *count);
+void gw_pctx_set_header(struct gw_pctx *ctx, const char *name, struct gw_str value);
+void gw_pctx_remove_header(struct gw_pctx *ctx, const char *name);
+void gw_pctx_remove_query_arg(struct gw_pctx *ctx, struct gw_str name);
+void gw_pctx_set_resp_header(struct gw_pctx *ctx, const char *name, struct gw_str value);
+/* kong.response.error: status and message in Kong's error template (with request_id). */
+int gw_pctx_error(struct gw_pctx *ctx, int status, const char *msg);
+/* kong.response.exit: status and a raw body (JSON when ctype is NULL). */
+int gw_pctx_exit(struct gw_pctx *ctx, int status, struct gw_str body, const char *ctype);
+/* kong.client.authenticate: sets the consumer and credential and the X-Consumer-* headers
+ * (cleared when absent, so a client cannot inject them). */
+void gw_pctx_authenticate(struct gw_pctx *ctx, const struct gw_val *consumer,
+                          const struct gw_val *credential, const char *credential_identifier);
+/* The consumer with this id or username (the anonymous setting), or NULL. */
+const struct gw_val *gw_pctx_find_consumer(const struct gw_pctx *ctx, const char *id_or_name);
+
+#endif
