@@ -536,6 +536,7 @@ req_begin(struct client *c)
         c->arena = gw_arena_create(8192);
     }
     r->arena = c->arena;
+    gw_worker_sync(c->w);
     r->t_start = ev_now(c->w->loop);
     request_id(r->id);
     if (r->arena == NULL) {

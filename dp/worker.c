@@ -93,16 +93,25 @@ on_drain_timeout(struct ev_loop *loop, ev_timer *t, int revents)
     ev_break(loop, EVBREAK_ALL); /* requests still running after the grace period are cut */
 }
 
+void
+gw_worker_sync(struct gw_worker *w)
+{
+    /* acquire: the snapshot's contents were written before it was published */
+    if (atomic_load_explicit(&w->pending, memory_order_acquire) != NULL) {
+        struct gw_snapshot *s = atomic_exchange(&w->pending, NULL);
+        if (s) {
+            adopt(w, s);
+        }
+    }
+}
+
 static void
 on_wake(struct ev_loop *loop, ev_async *a, int revents)
 {
     struct gw_worker *w = ev_userdata(loop);
-    struct gw_snapshot *s = atomic_exchange(&w->pending, NULL);
     (void)a, (void)revents;
 
-    if (s) {
-        adopt(w, s);
-    }
+    gw_worker_sync(w);
     if (atomic_load(&w->stopping)) {
         gw_proxy_close_idle(w);
         gw_pool_drain(w->pool);

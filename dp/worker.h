@@ -74,6 +74,10 @@ int gw_workers_start(struct gw_snapshot *first);
  * new one up. Any thread (the config thread). */
 void gw_workers_publish(struct gw_snapshot *snap);
 
+/* Takes a published snapshot now rather than at the next ev_async wake-up: a request that
+ * starts after gw_workers_publish() returned must see the new config. Worker thread. */
+void gw_worker_sync(struct gw_worker *w);
+
 /* Stops accepting, lets in-flight requests finish (at most timeout_s), joins the threads. */
 void gw_workers_stop(double timeout_s);
 
