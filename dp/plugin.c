@@ -445,3 +445,94 @@ gw_pctx_find_consumer(const struct gw_pctx *ctx, const char *id_or_name)
     }
     return c;
 }
+
+int
+gw_pctx_anonymous(struct gw_pctx *ctx, const char *anonymous)
+{
+    const struct gw_val *anon = gw_pctx_find_consumer(ctx, anonymous);
+
+    if (anon == NULL) {
+        size_t n = strlen(anonymous) + 64;
+        char *m = gw_arena_alloc(ctx->arena, n);
+        if (m) {
+            snprintf(m, n, "anonymous consumer %s is configured but doesn't exist", anonymous);
+        }
+        return gw_pctx_error(ctx, 500, m ? m : "An unexpected error occurred");
+    }
+    gw_pctx_authenticate(ctx, anon, NULL, NULL);
+    return 0;
+}
+
+struct gw_str
+gw_pctx_cookie(const struct gw_pctx *ctx, const char *name)
+{
+    size_t nl = strlen(name);
+
+    for (unsigned i = 0; i < ctx->h->nheaders; i++) {
+        if (!gw_str_caseeqz(ctx->h->headers[i].name, "Cookie")) {
+            continue;
+        }
+        struct gw_str v = ctx->h->headers[i].value;
+        size_t j = 0;
+        while (j < v.n) {
+            while (j < v.n && (v.p[j] == ' ' || v.p[j] == '\t' || v.p[j] == ';' || v.p[j] == ',')) {
+                j++;
+            }
+            size_t st = j;
+            while (j < v.n && v.p[j] != ';' && v.p[j] != ',') {
+                j++;
+            }
+            const char *eq = memchr(v.p + st, '=', j - st);
+            if (eq && (size_t)(eq - (v.p + st)) == nl && strncasecmp(v.p + st, name, nl) == 0) {
+                size_t e = j;
+                while (e > (size_t)(eq + 1 - v.p) && (v.p[e - 1] == ' ' || v.p[e - 1] == '\t')) {
+                    e--;
+                }
+                return (struct gw_str){eq + 1, (size_t)(v.p + e - eq - 1)};
+            }
+        }
+    }
+    return GW_STR_NULL;
+}
+
+long
+gw_plugin_base64_decode(struct gw_str in, int url, unsigned char *out)
+{
+    static const char std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    unsigned char map[256];
+    size_t len, o = 0;
+    uint32_t acc = 0;
+
+    memset(map, 0xff, sizeof map);
+    for (int i = 0; i < 64; i++) {
+        map[(unsigned char)std[i]] = (unsigned char)i;
+    }
+    if (url) {
+        map['-'] = 62;
+        map['_'] = 63;
+    }
+    for (len = 0; len < in.n && in.p[len] != '='; len++) {
+        if (map[(unsigned char)in.p[len]] == 0xff) {
+            return -1;
+        }
+    }
+    if (len % 4 == 1) {
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        acc = acc << 6 | map[(unsigned char)in.p[i]];
+        if (i % 4 == 3) {
+            out[o++] = (unsigned char)(acc >> 16);
+            out[o++] = (unsigned char)(acc >> 8);
+            out[o++] = (unsigned char)acc;
+            acc = 0;
+        }
+    }
+    if (len % 4 == 2) {
+        out[o++] = (unsigned char)(acc >> 4);
+    } else if (len % 4 == 3) {
+        out[o++] = (unsigned char)(acc >> 10);
+        out[o++] = (unsigned char)(acc >> 2);
+    }
+    return (long)o;
+}

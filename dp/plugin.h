@@ -113,4 +113,15 @@ void gw_pctx_authenticate(struct gw_pctx *ctx, const struct gw_val *consumer,
 /* The consumer with this id or username (the anonymous setting), or NULL. */
 const struct gw_val *gw_pctx_find_consumer(const struct gw_pctx *ctx, const char *id_or_name);
 
+/* An auth plugin's failure with `anonymous` set: assigns that consumer (id or username) and
+ * returns 0, or answers 500 "anonymous consumer <x> is configured but doesn't exist" and
+ * returns 1. */
+int gw_pctx_anonymous(struct gw_pctx *ctx, const char *anonymous);
+/* The first cookie of this name (ASCII case-insensitive, like nginx's $cookie_<name>) in the
+ * Cookie headers; .p == NULL when absent. */
+struct gw_str gw_pctx_cookie(const struct gw_pctx *ctx, const char *name);
+/* ngx.decode_base64: standard alphabet (url: also '-' and '_'), padding optional, everything
+ * from the first '=' ignored. out needs in.n * 3 / 4 + 3 bytes. The length, or -1. */
+long gw_plugin_base64_decode(struct gw_str in, int url, unsigned char *out);
+
 #endif
