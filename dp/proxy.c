@@ -192,6 +192,9 @@ sb_reserve(struct sbuf *b, size_t n)
 static void
 sb_put(struct sbuf *b, const char *s, size_t n)
 {
+    if (n == 0) {
+        return; /* s may be NULL for an empty string */
+    }
     sb_reserve(b, n);
     if (b->p) {
         memcpy(b->p + b->len, s, n);
@@ -383,6 +386,34 @@ static void put_resp_edits(struct sbuf *b, struct gw_pctx *pc);
 static void
 respond_error_x(struct client *c, int status, const char *msg, enum fmt dflt, const char *extra);
 
+/* msg escaped for a JSON string, or for HTML/XML text. Plain text stays as it is. */
+static const char *
+escape_msg(struct gw_arena *a, const char *msg, int json)
+{
+    size_t n = strlen(msg);
+    char *out = gw_arena_alloc(a, n * 6 + 1), *o = out;
+
+    if (out == NULL || strpbrk(msg, json ? "\"\\\n\r\t" : "<>&\"'") == NULL) {
+        return msg;
+    }
+    for (const char *p = msg; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (json && (ch == '"' || ch == '\\')) {
+            *o++ = '\\', *o++ = (char)ch;
+        } else if (json && ch < 0x20) {
+            o += sprintf(o, "\\u%04x", ch);
+        } else if (!json && (ch == '<' || ch == '>' || ch == '&' || ch == '"' || ch == '\'')) {
+            const char *e = ch == '<' ? "&lt;" : ch == '>' ? "&gt;" : ch == '&' ? "&amp;"
+                          : ch == '"' ? "&quot;" : "&#39;";
+            o += sprintf(o, "%s", e);
+        } else {
+            *o++ = (char)ch;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 static void
 respond_error(struct client *c, int status, const char *msg, enum fmt dflt)
 {
@@ -407,6 +438,10 @@ respond_error_x(struct client *c, int status, const char *msg, enum fmt dflt, co
         static _Thread_local char tmp[64];
         snprintf(tmp, sizeof tmp, "The upstream server responded with %d", status);
         msg = tmp;
+    }
+    /* messages may come from configuration (plugins' message fields): escape them */
+    if (f != FMT_PLAIN) {
+        msg = escape_msg(r->arena, msg, f == FMT_JSON);
     }
     switch (f) {
     case FMT_JSON:
