@@ -78,6 +78,10 @@ struct gw_pctx {
     const char *exit_msg;   /* error: the message */
     struct gw_str exit_body; /* exit: the raw body */
     const char *exit_ctype;
+    /* request body limit set by a plugin (request-size-limiting), counted by the proxy as
+     * a chunked body streams, answered with body_limit_status (0: no limit) */
+    uint64_t body_limit;
+    int body_limit_status;
     /* the plugins chosen in access, for header_filter (indexes into the set) */
     uint16_t ran[64];
     const void *ran_conf[64];

@@ -1598,6 +1598,14 @@ do_send_body(struct client *c)
                     }
                     r->body_pending = (size_t)k;
                     r->body_done = done;
+                    if (r->pc.body_limit_status && r->bch.payload_bytes > r->pc.body_limit) {
+                        /* request-size-limiting on a chunked body: counted as it streams */
+                        c->close_after = 1;
+                        up_release(c, 0);
+                        respond_error(c, r->pc.body_limit_status, "Request size limit exceeded",
+                                      FMT_JSON);
+                        return 1;
+                    }
                     if (gw_opts.client_max_body_size > 0 &&
                         r->bch.payload_bytes > (uint64_t)gw_opts.client_max_body_size) {
                         /* counted as it streams; the upstream saw a partial body: close it */

@@ -460,3 +460,48 @@ services:
     finally:
         g.stop()
         echo.stop()
+
+
+@pytest.fixture(scope="module")
+def size_gw(tmp_path_factory):
+    echo = Echo("size")
+    g = Gateway(tmp_path_factory.mktemp("size"), f"""
+_format_version: "3.0"
+services:
+  - url: http://127.0.0.1:{echo.port}
+    routes:
+      - paths: [/limited]
+        plugins:
+          - name: request-size-limiting
+            config: {{allowed_payload_size: 2, size_unit: kilobytes}}
+      - paths: [/strict]
+        plugins:
+          - name: request-size-limiting
+            config: {{allowed_payload_size: 1, require_content_length: true}}
+""")
+    yield g
+    g.stop()
+    echo.stop()
+
+
+def test_request_size_limiting(size_gw):
+    from harness import raw
+    g = size_gw
+    assert requests.post(g.url + "/limited", data=b"a" * 2048).status_code == 200
+    r = requests.post(g.url + "/limited", data=b"a" * 2049)
+    assert r.status_code == 413 and r.json()["message"] == "Request size limit exceeded"
+    out = raw(g.port, b"POST /limited HTTP/1.1\r\nHost: a\r\nContent-Length: 5000\r\n"
+              b"Expect: 100-continue\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 417 ")
+    # chunked bodies are counted as they stream
+    def gen(n):
+        for _ in range(n):
+            yield b"b" * 1000
+    assert requests.post(g.url + "/limited", data=gen(2)).status_code == 200
+    out = raw(g.port, b"POST /limited HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+              + b"800\r\n" + b"c" * 0x800 + b"\r\n800\r\n" + b"c" * 0x800 + b"\r\n0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 413 ") and b"Request size limit exceeded" in out
+    out = raw(g.port, b"POST /strict HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 411 ")
+    assert b"A valid Content-Length header is required" in out
+    assert requests.post(g.url + "/strict", data=b"x" * 10).status_code == 200
