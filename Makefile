@@ -128,6 +128,7 @@ bench: deps
 	$(MAKE) all $(BUILD)/tollgate-bench-load $(BUILD)/tollgate-bench-snapshot
 	@tests/bench/run.sh $(BUILD)
 	@tests/bench/proxy.sh $(BUILD)
+	@tests/bench/plugins.sh $(BUILD)
 
 $(BUILD)/tollgate-bench-snapshot: tests/bench/bench_snapshot.c $(LIBDP) $(LIBSHARED)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Idp $(CFLAGS) -o $@ $< $(WHOLE_LIBDP) $(LIBSHARED) \
