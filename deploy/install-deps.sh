@@ -8,7 +8,8 @@ build-essential pkg-config clang libclang-rt-14-dev ca-certificates curl openssl
 libmicrohttpd-dev libgnutls28-dev libpq-dev libprotobuf-c-dev protobuf-c-compiler
 libgrpc-dev libssl-dev libev-dev libhiredis-dev libyaml-dev libjansson-dev
 libpcre2-dev zlib1g-dev libcmocka-dev libc-ares-dev
-postgresql redis-server python3 python3-pytest python3-requests wrk nginx
+postgresql redis-server python3 python3-pytest python3-requests python3-jwt python3-cryptography
+wrk nginx
 "
 
 missing=""

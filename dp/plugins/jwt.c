@@ -138,6 +138,26 @@ free_pkey(void *p)
     EVP_PKEY_free(p);
 }
 
+/* ex_data slot of a key: the SHA-256 of its public encoding (32 bytes in the snapshot's
+ * arena), which keys the verification cache below */
+static int fp_index = -1;
+
+static void
+fingerprint(struct gw_arena *a, EVP_PKEY *k)
+{
+    unsigned char *der = NULL, *fp = gw_arena_alloc(a, 32);
+    unsigned int n = 0;
+    int dn = i2d_PUBKEY(k, &der);
+
+    if (fp_index < 0) {
+        fp_index = EVP_PKEY_get_ex_new_index(0, NULL, NULL, NULL, NULL); /* config thread */
+    }
+    if (fp && dn > 0 && EVP_Digest(der, (size_t)dn, fp, &n, EVP_sha256(), NULL) == 1) {
+        EVP_PKEY_set_ex_data(k, fp_index, fp);
+    }
+    OPENSSL_free(der);
+}
+
 /* A public key from PEM or DER bytes (Kong's pkey.new), freed with the snapshot. */
 static EVP_PKEY *
 load_pkey(struct gw_arena *a, const unsigned char *p, size_t n)
@@ -156,6 +176,9 @@ load_pkey(struct gw_arena *a, const unsigned char *p, size_t n)
     if (k && gw_arena_on_destroy(a, free_pkey, k) != 0) {
         EVP_PKEY_free(k);
         k = NULL;
+    }
+    if (k) {
+        fingerprint(a, k);
     }
     return k;
 }
@@ -610,8 +633,8 @@ fail:
 }
 
 static int
-verify(struct gw_arena *a, const char *alg, struct gw_str data, struct gw_str sig,
-       struct gw_str secret, EVP_PKEY *pkey)
+verify_raw(struct gw_arena *a, const char *alg, struct gw_str data, struct gw_str sig,
+           struct gw_str secret, EVP_PKEY *pkey)
 {
     if (alg[0] == 'H') {
         unsigned char mac[EVP_MAX_MD_SIZE];
@@ -650,6 +673,66 @@ verify(struct gw_arena *a, const char *alg, struct gw_str data, struct gw_str si
     }
 done:
     EVP_MD_CTX_free(mc);
+    return ok;
+}
+
+/* Public-key verification costs tens of microseconds (and OpenSSL 3 fetches per call), and
+ * the same token is usually presented many times. Each worker thread remembers tokens whose
+ * signature verified, keyed by a SHA-256 over the key's public encoding, the algorithm, the
+ * signed part and the signature: reusing an entry for another token would take a SHA-256
+ * collision. Only the signature is remembered; claims (exp, nbf) are checked on every
+ * request. HMAC tokens are cheap to verify and are not cached. */
+#define VCACHE 4096
+
+static int
+vkey(const char *alg, EVP_PKEY *pkey, struct gw_str data, struct gw_str sig,
+     unsigned char out[32])
+{
+    static _Thread_local EVP_MD_CTX *mc;
+    static _Thread_local EVP_MD *sha256;
+    unsigned int n = 0;
+
+    if (mc == NULL) {
+        mc = EVP_MD_CTX_new();
+        sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    }
+    EVP_DigestInit_ex(mc, sha256, NULL);
+    const unsigned char *fp = fp_index >= 0 ? EVP_PKEY_get_ex_data(pkey, fp_index) : NULL;
+    if (fp == NULL) {
+        memset(out, 0, 32);
+        return 0; /* no fingerprint: no caching */
+    }
+    EVP_DigestUpdate(mc, fp, 32);
+    EVP_DigestUpdate(mc, alg, strlen(alg) + 1);
+    EVP_DigestUpdate(mc, data.p, data.n);
+    EVP_DigestUpdate(mc, "\n", 1);
+    EVP_DigestUpdate(mc, sig.p, sig.n);
+    EVP_DigestFinal_ex(mc, out, &n);
+    return 1;
+}
+
+static int
+verify(struct gw_arena *a, const char *alg, struct gw_str data, struct gw_str sig,
+       struct gw_str secret, EVP_PKEY *pkey)
+{
+    static _Thread_local unsigned char (*cache)[32];
+    unsigned char d[32];
+
+    if (alg[0] == 'H' || pkey == NULL) {
+        return verify_raw(a, alg, data, sig, secret, pkey);
+    }
+    if (cache == NULL) {
+        cache = calloc(VCACHE, sizeof *cache);
+    }
+    int keyed = vkey(alg, pkey, data, sig, d);
+    unsigned char *slot = cache && keyed ? cache[(d[0] | (unsigned)d[1] << 8) % VCACHE] : NULL;
+    if (slot && memcmp(slot, d, 32) == 0) {
+        return 1;
+    }
+    int ok = verify_raw(a, alg, data, sig, secret, pkey);
+    if (ok && slot) {
+        memcpy(slot, d, 32);
+    }
     return ok;
 }
 
