@@ -347,3 +347,18 @@ def test_jwt_anonymous_and_preflight(gw):
     assert requests.options(gw.url + "/jwt-preflight").status_code == 200
     assert requests.options(gw.url + "/jwt").status_code == 401
     assert requests.get(gw.url + "/jwt-preflight").status_code == 401
+
+
+def test_jwt_verified_token_cache_does_not_accept_a_tampered_token(gw):
+    """The data plane remembers verified signatures: the same signed part with another
+    signature, or the same signature on another payload, must still be refused."""
+    good = pyjwt.encode({"iss": "rs-key", "sub": "a"}, RSA_KEY, algorithm="RS256")
+    for _ in range(3):
+        assert requests.get(gw.url + "/jwt", headers=bearer(good)).status_code == 200
+    head, payload, sig = good.split(".")
+    bad_sig = sig[:-4] + ("AAAA" if sig[-4:] != "AAAA" else "BBBB")
+    other_payload = pyjwt.encode({"iss": "rs-key", "sub": "b"}, RSA_KEY,
+                                 algorithm="RS256").split(".")[1]
+    for token in (f"{head}.{payload}.{bad_sig}", f"{head}.{other_payload}.{sig}"):
+        r = requests.get(gw.url + "/jwt", headers=bearer(token))
+        assert r.status_code == 401 and r.json() == {"message": "Invalid signature"}
