@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "cred_index.h"
 #include "plugin.h"
 #include "schema.h"
 #include "snapshot.h"
@@ -17,34 +18,6 @@ struct conf {
     const char *anonymous;
     struct gw_str challenge; /* WWW-Authenticate value */
 };
-
-struct slot {
-    uint64_t hash;
-    const struct gw_val *cred, *consumer;
-    struct gw_str username, password, consumer_id;
-};
-
-struct index {
-    struct slot *slots;
-    uint32_t cap;
-};
-
-static uint64_t
-hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    }
-    return h | 1;
-}
-
-static struct gw_str
-field(const struct gw_val *rec, const char *f)
-{
-    const struct gw_val *v = gw_rec_get(gw_entities[GW_ENT_BASICAUTH_CREDENTIALS].schema, rec, f);
-    return v && v->type == GW_V_STR ? (struct gw_str){v->u.s, v->n} : GW_STR_NULL;
-}
 
 static void *
 compile(const struct gw_record *r, const struct gw_val *c, struct gw_arena *a, char *err,
@@ -71,47 +44,7 @@ compile(const struct gw_record *r, const struct gw_val *c, struct gw_arena *a, c
 static void *
 init(const struct gw_snapshot *s, struct gw_arena *a)
 {
-    const struct gw_entset *creds = &s->cfg->sets[GW_ENT_BASICAUTH_CREDENTIALS];
-    struct index *ix = gw_arena_calloc(a, sizeof *ix);
-
-    if (ix == NULL) {
-        return NULL;
-    }
-    for (ix->cap = 16; ix->cap < creds->n * 2; ix->cap *= 2) {
-    }
-    ix->slots = gw_arena_calloc(a, sizeof *ix->slots * ix->cap);
-    if (ix->slots == NULL) {
-        return NULL;
-    }
-    for (uint32_t i = 0; i < creds->n; i++) {
-        const struct gw_val *cred = &creds->recs[i];
-        struct gw_str user = field(cred, "username"), pw = field(cred, "password");
-        struct gw_str cid = field(cred, "consumer");
-        if (user.p == NULL || pw.p == NULL || cid.p == NULL) {
-            continue;
-        }
-        uint64_t h = hash(user.p, user.n);
-        uint32_t j = (uint32_t)h & (ix->cap - 1);
-        while (ix->slots[j].hash) {
-            j = (j + 1) & (ix->cap - 1);
-        }
-        ix->slots[j] = (struct slot){h, cred, gw_config_find(s->cfg, GW_ENT_CONSUMERS, cid.p),
-                                     user, pw, cid};
-    }
-    return ix;
-}
-
-static const struct slot *
-lookup(const struct index *ix, struct gw_str user)
-{
-    uint64_t h = hash(user.p, user.n);
-
-    for (uint32_t j = (uint32_t)h & (ix->cap - 1); ix->slots[j].hash; j = (j + 1) & (ix->cap - 1)) {
-        if (ix->slots[j].hash == h && gw_str_eq(ix->slots[j].username, user)) {
-            return &ix->slots[j];
-        }
-    }
-    return NULL;
+    return gw_cred_index_build(s->cfg, GW_ENT_BASICAUTH_CREDENTIALS, "username", NULL, a);
 }
 
 /* Kong's retrieve_credentials: `\s*[Bb]asic\s*(.+)` (unanchored), base64, then
@@ -165,54 +98,56 @@ parse(struct gw_pctx *ctx, const struct conf *k, const char *name, struct gw_str
 }
 
 static int
-check_password(const struct slot *sl, struct gw_str pw)
+check_password(const struct gw_cred *cr, struct gw_str pw)
 {
+    struct gw_str stored = gw_cred_field(GW_ENT_BASICAUTH_CREDENTIALS, cr->cred, "password");
+    struct gw_str cid = gw_cred_field(GW_ENT_BASICAUTH_CREDENTIALS, cr->cred, "consumer");
     static const char hex[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     char out[40];
     EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
 
-    if (md_ctx == NULL || sl->password.n != 40) {
+    if (md_ctx == NULL || stored.n != 40) {
         EVP_MD_CTX_free(md_ctx);
         return 0;
     }
     EVP_DigestInit_ex(md_ctx, EVP_sha1(), NULL);
     EVP_DigestUpdate(md_ctx, pw.p, pw.n);
-    EVP_DigestUpdate(md_ctx, sl->consumer_id.p, sl->consumer_id.n);
+    EVP_DigestUpdate(md_ctx, cid.p, cid.n);
     EVP_DigestFinal_ex(md_ctx, md, &mdlen);
     EVP_MD_CTX_free(md_ctx);
     for (int b = 0; b < 20; b++) {
         out[2 * b] = hex[md[b] >> 4];
         out[2 * b + 1] = hex[md[b] & 15];
     }
-    return CRYPTO_memcmp(out, sl->password.p, 40) == 0;
+    return CRYPTO_memcmp(out, stored.p, 40) == 0;
 }
 
 static int
-authenticate(struct gw_pctx *ctx, const struct conf *k, const struct index *ix)
+authenticate(struct gw_pctx *ctx, const struct conf *k, const struct gw_cred_index *ix)
 {
     struct gw_str authz = gw_pctx_header(ctx, "Authorization", NULL);
     struct gw_str proxy = gw_pctx_header(ctx, "Proxy-Authorization", NULL);
     struct gw_str user, pw;
-    const struct slot *sl = NULL;
+    const struct gw_cred *sl = NULL;
 
     if (authz.p == NULL && proxy.p == NULL) {
         return 0;
     }
     if (parse(ctx, k, "Proxy-Authorization", proxy, &user, &pw)) {
-        sl = lookup(ix, user);
+        sl = gw_cred_index_find(ix, user);
     }
     if (sl == NULL) {
         if (!parse(ctx, k, "Authorization", authz, &user, &pw)) {
             return 0;
         }
-        sl = lookup(ix, user);
+        sl = gw_cred_index_find(ix, user);
     }
     if (sl == NULL || sl->consumer == NULL || !check_password(sl, pw)) {
         return 0;
     }
-    gw_pctx_authenticate(ctx, sl->consumer, sl->cred, sl->username.p);
+    gw_pctx_authenticate(ctx, sl->consumer, sl->cred, sl->key.p);
     return 1;
 }
 

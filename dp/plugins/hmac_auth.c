@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "cred_index.h"
 #include "plugin.h"
 #include "schema.h"
 #include "snapshot.h"
@@ -46,33 +47,6 @@ struct conf {
     struct gw_str challenge; /* WWW-Authenticate value */
 };
 
-struct slot {
-    uint64_t hash;
-    const struct gw_val *cred, *consumer;
-    struct gw_str username, secret;
-};
-
-struct index {
-    struct slot *slots;
-    uint32_t cap;
-};
-
-static uint64_t
-hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    }
-    return h | 1;
-}
-
-static struct gw_str
-field(const struct gw_val *rec, const char *f)
-{
-    const struct gw_val *v = gw_rec_get(gw_entities[GW_ENT_HMACAUTH_CREDENTIALS].schema, rec, f);
-    return v && v->type == GW_V_STR ? (struct gw_str){v->u.s, v->n} : GW_STR_NULL;
-}
 
 static unsigned
 alg_bit(struct gw_str s)
@@ -171,47 +145,7 @@ oom:
 static void *
 init(const struct gw_snapshot *s, struct gw_arena *a)
 {
-    const struct gw_entset *creds = &s->cfg->sets[GW_ENT_HMACAUTH_CREDENTIALS];
-    struct index *ix = gw_arena_calloc(a, sizeof *ix);
-
-    if (ix == NULL) {
-        return NULL;
-    }
-    for (ix->cap = 16; ix->cap < creds->n * 2; ix->cap *= 2) {
-    }
-    ix->slots = gw_arena_calloc(a, sizeof *ix->slots * ix->cap);
-    if (ix->slots == NULL) {
-        return NULL;
-    }
-    for (uint32_t i = 0; i < creds->n; i++) {
-        const struct gw_val *cred = &creds->recs[i];
-        struct gw_str user = field(cred, "username"), secret = field(cred, "secret");
-        struct gw_str cid = field(cred, "consumer");
-        if (user.p == NULL || secret.p == NULL || cid.p == NULL) {
-            continue;
-        }
-        uint64_t h = hash(user.p, user.n);
-        uint32_t j = (uint32_t)h & (ix->cap - 1);
-        while (ix->slots[j].hash) {
-            j = (j + 1) & (ix->cap - 1);
-        }
-        ix->slots[j] =
-            (struct slot){h, cred, gw_config_find(s->cfg, GW_ENT_CONSUMERS, cid.p), user, secret};
-    }
-    return ix;
-}
-
-static const struct slot *
-lookup(const struct index *ix, struct gw_str user)
-{
-    uint64_t h = hash(user.p, user.n);
-
-    for (uint32_t j = (uint32_t)h & (ix->cap - 1); ix->slots[j].hash; j = (j + 1) & (ix->cap - 1)) {
-        if (ix->slots[j].hash == h && gw_str_eq(ix->slots[j].username, user)) {
-            return &ix->slots[j];
-        }
-    }
-    return NULL;
+    return gw_cred_index_build(s->cfg, GW_ENT_HMACAUTH_CREDENTIALS, "username", NULL, a);
 }
 
 /* ---- ngx.parse_http_time (nginx's ngx_parse_http_time): RFC 1123, RFC 850 and asctime
@@ -589,15 +523,16 @@ signing_string(struct gw_pctx *ctx, struct gw_str list, struct buf *b)
 }
 
 static int
-signature_ok(struct gw_pctx *ctx, const struct params *pr, unsigned alg, const struct slot *sl)
+signature_ok(struct gw_pctx *ctx, const struct params *pr, unsigned alg, const struct gw_cred *sl)
 {
     struct buf b = {NULL, 0, 0, ctx->arena};
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
+    struct gw_str secret = gw_cred_field(GW_ENT_HMACAUTH_CREDENTIALS, sl->cred, "secret");
 
     if (!signing_string(ctx, pr->headers, &b) ||
-        HMAC(alg_md(alg), sl->secret.p, (int)sl->secret.n, (const unsigned char *)(b.p ? b.p : ""),
-             b.n, md, &mdlen) == NULL) {
+        HMAC(alg_md(alg), secret.p ? secret.p : "", (int)secret.n,
+             (const unsigned char *)(b.p ? b.p : ""), b.n, md, &mdlen) == NULL) {
         return 0;
     }
     unsigned char *sig = gw_arena_alloc(ctx->arena, pr->signature.n * 3 / 4 + 4);
@@ -619,12 +554,13 @@ body_ok(const struct gw_pctx *ctx)
 
 /* 0 and a message on failure, 1 when authenticated */
 static int
-authenticate(struct gw_pctx *ctx, const struct conf *k, const struct index *ix, const char **msg)
+authenticate(struct gw_pctx *ctx, const struct conf *k, const struct gw_cred_index *ix,
+             const char **msg)
 {
     struct gw_str authz = gw_pctx_header(ctx, "Authorization", NULL);
     struct gw_str proxy = gw_pctx_header(ctx, "Proxy-Authorization", NULL);
     struct params pr = {GW_STR_NULL, GW_STR_NULL, GW_STR_NULL, GW_STR_NULL};
-    const struct slot *sl;
+    const struct gw_cred *sl;
     unsigned alg;
 
     if (authz.p == NULL && proxy.p == NULL) {
@@ -657,7 +593,7 @@ authenticate(struct gw_pctx *ctx, const struct conf *k, const struct index *ix, 
     if ((alg & k->algorithms) == 0) {
         return 0;
     }
-    sl = lookup(ix, pr.username);
+    sl = gw_cred_index_find(ix, pr.username);
     if (sl == NULL || sl->consumer == NULL) {
         return 0;
     }
@@ -665,7 +601,7 @@ authenticate(struct gw_pctx *ctx, const struct conf *k, const struct index *ix, 
     if (!signature_ok(ctx, &pr, alg, sl) || (k->validate_body && !body_ok(ctx))) {
         return 0;
     }
-    gw_pctx_authenticate(ctx, sl->consumer, sl->cred, sl->username.p);
+    gw_pctx_authenticate(ctx, sl->consumer, sl->cred, sl->key.p);
     return 1;
 }
 

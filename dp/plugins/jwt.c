@@ -19,6 +19,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "cred_index.h"
 #include "plugin.h"
 #include "schema.h"
 #include "snapshot.h"
@@ -40,39 +41,15 @@ struct secret {
     int has_key;             /* rsa_public_key set (else "Invalid key/secret" for non-HS) */
 };
 
-struct slot {
-    uint64_t hash;
-    struct gw_str key;
+/* what the credential index keeps per jwt_secret */
+struct jcred {
     const char *alg;
-    const struct gw_val *cred, *consumer;
     struct secret sec;
-};
-
-struct index {
-    struct slot *slots;
-    uint32_t cap;
 };
 
 static const char *const algs[] = {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512",
                                    "ES256", "ES384", "ES512", "PS256", "PS384", "PS512",
                                    "EdDSA", NULL};
-
-static uint64_t
-hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    }
-    return h | 1;
-}
-
-static struct gw_str
-field(const struct gw_val *rec, const char *f)
-{
-    const struct gw_val *v = gw_rec_get(gw_entities[GW_ENT_JWT_SECRETS].schema, rec, f);
-    return v && v->type == GW_V_STR ? (struct gw_str){v->u.s, v->n} : GW_STR_NULL;
-}
 
 /* ------------------------------------------------------------------ config */
 
@@ -192,67 +169,37 @@ b64_decode(struct gw_arena *a, struct gw_str in)
 }
 
 static void *
-init(const struct gw_snapshot *s, struct gw_arena *a)
+prepare(const struct gw_val *cred, struct gw_arena *a)
 {
-    const struct gw_entset *creds = &s->cfg->sets[GW_ENT_JWT_SECRETS];
-    struct index *ix = gw_arena_calloc(a, sizeof *ix);
+    struct jcred *jc = gw_arena_calloc(a, sizeof *jc);
+    struct gw_str alg = gw_cred_field(GW_ENT_JWT_SECRETS, cred, "algorithm");
+    struct gw_str secret = gw_cred_field(GW_ENT_JWT_SECRETS, cred, "secret");
+    struct gw_str pub = gw_cred_field(GW_ENT_JWT_SECRETS, cred, "rsa_public_key");
 
-    if (ix == NULL) {
+    if (jc == NULL) {
         return NULL;
     }
-    for (ix->cap = 16; ix->cap < creds->n * 2; ix->cap *= 2) {
+    jc->alg = alg.p ? alg.p : "HS256";
+    jc->sec.raw = secret;
+    if (secret.p) {
+        jc->sec.b64 = b64_decode(a, secret);
     }
-    ix->slots = gw_arena_calloc(a, sizeof *ix->slots * ix->cap);
-    if (ix->slots == NULL) {
-        return NULL;
+    if (pub.p) {
+        struct gw_str d = b64_decode(a, pub);
+        jc->sec.has_key = 1;
+        jc->sec.pkey = load_pkey(a, (const unsigned char *)pub.p, pub.n);
+        jc->sec.pkey_b64 = d.p ? load_pkey(a, (const unsigned char *)d.p, d.n) : NULL;
+        if (d.p == NULL) {
+            jc->sec.has_key = 2; /* undecodable with secret_is_base64 */
+        }
     }
-    for (uint32_t i = 0; i < creds->n; i++) {
-        const struct gw_val *cred = &creds->recs[i];
-        struct gw_str key = field(cred, "key"), cid = field(cred, "consumer");
-        struct gw_str alg = field(cred, "algorithm"), secret = field(cred, "secret");
-        struct gw_str pub = field(cred, "rsa_public_key");
-        struct slot sl = {0};
-        if (key.p == NULL || cid.p == NULL) {
-            continue;
-        }
-        sl.key = key;
-        sl.alg = alg.p ? alg.p : "HS256";
-        sl.cred = cred;
-        sl.consumer = gw_config_find(s->cfg, GW_ENT_CONSUMERS, cid.p);
-        sl.sec.raw = secret;
-        if (secret.p) {
-            sl.sec.b64 = b64_decode(a, secret);
-        }
-        if (pub.p) {
-            struct gw_str d = b64_decode(a, pub);
-            sl.sec.has_key = 1;
-            sl.sec.pkey = load_pkey(a, (const unsigned char *)pub.p, pub.n);
-            sl.sec.pkey_b64 = d.p ? load_pkey(a, (const unsigned char *)d.p, d.n) : NULL;
-            if (d.p == NULL) {
-                sl.sec.has_key = 2; /* undecodable with secret_is_base64 */
-            }
-        }
-        sl.hash = hash(key.p, key.n);
-        uint32_t j = (uint32_t)sl.hash & (ix->cap - 1);
-        while (ix->slots[j].hash) {
-            j = (j + 1) & (ix->cap - 1);
-        }
-        ix->slots[j] = sl;
-    }
-    return ix;
+    return jc;
 }
 
-static const struct slot *
-lookup(const struct index *ix, struct gw_str key)
+static void *
+init(const struct gw_snapshot *s, struct gw_arena *a)
 {
-    uint64_t h = hash(key.p, key.n);
-
-    for (uint32_t j = (uint32_t)h & (ix->cap - 1); ix->slots[j].hash; j = (j + 1) & (ix->cap - 1)) {
-        if (ix->slots[j].hash == h && gw_str_eq(ix->slots[j].key, key)) {
-            return &ix->slots[j];
-        }
-    }
-    return NULL;
+    return gw_cred_index_build(s->cfg, GW_ENT_JWT_SECRETS, "key", prepare, a);
 }
 
 /* ------------------------------------------------------------------ JSON, read in place */
@@ -841,7 +788,8 @@ tokens(struct gw_pctx *ctx, const struct conf *k, struct gw_str *set)
 }
 
 static int
-authenticate(struct gw_pctx *ctx, const struct conf *k, const struct index *ix, struct fail *f)
+authenticate(struct gw_pctx *ctx, const struct conf *k, const struct gw_cred_index *ix,
+             struct fail *f)
 {
     struct gw_str set[MAX_TOKENS];
     unsigned n = tokens(ctx, k, set);
@@ -925,13 +873,14 @@ authenticate(struct gw_pctx *ctx, const struct conf *k, const struct index *ix, 
         return 0;
     }
     struct gw_str key = kt == J_STR ? junescape(a, v) : GW_STR_NULL;
-    const struct slot *sl = key.p && ix ? lookup(ix, key) : NULL;
+    const struct gw_cred *sl = gw_cred_index_find(ix, key);
+    const struct jcred *jc = sl ? sl->data : NULL;
     if (sl == NULL) {
         sprintf(m, "No credentials found for given '%s'", kc);
         f->msg = m;
         return 0;
     }
-    if (strcmp(sl->alg, alg) != 0) {
+    if (jc == NULL || strcmp(jc->alg, alg) != 0) {
         f->msg = "Invalid algorithm";
         return 0;
     }
@@ -939,11 +888,11 @@ authenticate(struct gw_pctx *ctx, const struct conf *k, const struct index *ix, 
     EVP_PKEY *pkey = NULL;
     int have;
     if (alg[0] == 'H') {
-        secret = k->secret_is_base64 ? sl->sec.b64 : sl->sec.raw;
+        secret = k->secret_is_base64 ? jc->sec.b64 : jc->sec.raw;
         have = secret.p != NULL;
     } else {
-        pkey = k->secret_is_base64 ? sl->sec.pkey_b64 : sl->sec.pkey;
-        have = sl->sec.has_key == 1 || (sl->sec.has_key == 2 && !k->secret_is_base64);
+        pkey = k->secret_is_base64 ? jc->sec.pkey_b64 : jc->sec.pkey;
+        have = jc->sec.has_key == 1 || (jc->sec.has_key == 2 && !k->secret_is_base64);
     }
     if (!have) {
         f->msg = "Invalid key/secret";

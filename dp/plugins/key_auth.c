@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cred_index.h"
 #include "plugin.h"
 #include "schema.h"
 #include "snapshot.h"
@@ -14,32 +15,6 @@ struct conf {
     const char *anonymous;
     struct gw_str challenge; /* WWW-Authenticate value */
 };
-
-struct slot {
-    uint64_t hash;
-    const struct gw_val *cred, *consumer;
-};
-
-struct index {
-    struct slot *slots;
-    uint32_t cap;
-};
-
-static uint64_t
-hash(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    }
-    return h | 1;
-}
-
-static const struct gw_val *
-get(enum gw_entity_type t, const struct gw_val *rec, const char *f)
-{
-    return gw_rec_get(gw_entities[t].schema, rec, f);
-}
 
 static int
 flag(const struct gw_record *r, const struct gw_val *c, const char *f)
@@ -81,47 +56,7 @@ compile(const struct gw_record *r, const struct gw_val *c, struct gw_arena *a, c
 static void *
 init(const struct gw_snapshot *s, struct gw_arena *a)
 {
-    const struct gw_entset *creds = &s->cfg->sets[GW_ENT_KEYAUTH_CREDENTIALS];
-    struct index *ix = gw_arena_calloc(a, sizeof *ix);
-
-    if (ix == NULL) {
-        return NULL;
-    }
-    for (ix->cap = 16; ix->cap < creds->n * 2; ix->cap *= 2) {
-    }
-    ix->slots = gw_arena_calloc(a, sizeof *ix->slots * ix->cap);
-    if (ix->slots == NULL) {
-        return NULL;
-    }
-    for (uint32_t i = 0; i < creds->n; i++) {
-        const struct gw_val *cred = &creds->recs[i];
-        const struct gw_val *key = get(GW_ENT_KEYAUTH_CREDENTIALS, cred, "key");
-        const struct gw_val *cid = get(GW_ENT_KEYAUTH_CREDENTIALS, cred, "consumer");
-        if (key == NULL || key->type != GW_V_STR || cid == NULL || cid->type != GW_V_STR) {
-            continue;
-        }
-        uint64_t h = hash(key->u.s, key->n);
-        uint32_t j = (uint32_t)h & (ix->cap - 1);
-        while (ix->slots[j].hash) {
-            j = (j + 1) & (ix->cap - 1);
-        }
-        ix->slots[j] = (struct slot){h, cred, gw_config_find(s->cfg, GW_ENT_CONSUMERS, cid->u.s)};
-    }
-    return ix;
-}
-
-static const struct slot *
-lookup(const struct index *ix, struct gw_str key)
-{
-    uint64_t h = hash(key.p, key.n);
-
-    for (uint32_t j = (uint32_t)h & (ix->cap - 1); ix->slots[j].hash; j = (j + 1) & (ix->cap - 1)) {
-        const struct gw_val *k = get(GW_ENT_KEYAUTH_CREDENTIALS, ix->slots[j].cred, "key");
-        if (ix->slots[j].hash == h && k->n == key.n && memcmp(k->u.s, key.p, key.n) == 0) {
-            return &ix->slots[j];
-        }
-    }
-    return NULL;
+    return gw_cred_index_build(s->cfg, GW_ENT_KEYAUTH_CREDENTIALS, "key", NULL, a);
 }
 
 /* A failed attempt: the anonymous consumer when configured, else 401 with the challenge. */
@@ -148,7 +83,7 @@ static int
 access(struct gw_pctx *ctx, const void *conf, const void *global)
 {
     const struct conf *k = conf;
-    const struct index *ix = global;
+    const struct gw_cred_index *ix = global;
     struct gw_str key = GW_STR_NULL;
     unsigned count;
 
@@ -182,11 +117,12 @@ access(struct gw_pctx *ctx, const void *conf, const void *global)
     if (key.p == NULL || key.n == 0) {
         return fail(ctx, k, "No API key found in request");
     }
-    const struct slot *sl = ix ? lookup(ix, key) : NULL;
-    if (sl == NULL || sl->consumer == NULL) {
+    const struct gw_cred *cr = gw_cred_index_find(ix, key);
+    if (cr == NULL || cr->consumer == NULL) {
         return fail(ctx, k, "Unauthorized");
     }
-    gw_pctx_authenticate(ctx, sl->consumer, sl->cred, gw_config_id(GW_ENT_KEYAUTH_CREDENTIALS, sl->cred));
+    gw_pctx_authenticate(ctx, cr->consumer, cr->cred,
+                         gw_config_id(GW_ENT_KEYAUTH_CREDENTIALS, cr->cred));
     return 0;
 }
 
