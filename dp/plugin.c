@@ -336,7 +336,8 @@ add_edit(struct gw_pctx *ctx, struct gw_header_edit **list, unsigned *n, unsigne
         *list = e;
         *cap = nc;
     }
-    (*list)[(*n)++] = (struct gw_header_edit){{name, strlen(name)}, value, remove};
+    /* remove: 0 set, 1 remove, 2 append */
+    (*list)[(*n)++] = (struct gw_header_edit){{name, strlen(name)}, value, remove == 1, remove == 2};
 }
 
 void
@@ -363,6 +364,112 @@ void
 gw_pctx_set_resp_header(struct gw_pctx *ctx, const char *name, struct gw_str value)
 {
     add_edit(ctx, &ctx->resp_edits, &ctx->nresp_edits, &ctx->resp_cap, name, value, 0);
+}
+
+void
+gw_pctx_append_header(struct gw_pctx *ctx, const char *name, struct gw_str value)
+{
+    add_edit(ctx, &ctx->req_edits, &ctx->nreq_edits, &ctx->req_cap, name, value, 2);
+}
+
+void
+gw_pctx_append_resp_header(struct gw_pctx *ctx, const char *name, struct gw_str value)
+{
+    add_edit(ctx, &ctx->resp_edits, &ctx->nresp_edits, &ctx->resp_cap, name, value, 2);
+}
+
+void
+gw_pctx_remove_resp_header(struct gw_pctx *ctx, const char *name)
+{
+    add_edit(ctx, &ctx->resp_edits, &ctx->nresp_edits, &ctx->resp_cap, name, GW_STR_NULL, 1);
+}
+
+void
+gw_pctx_query_edit(struct gw_pctx *ctx, enum gw_query_op op, struct gw_str name,
+                   struct gw_str value)
+{
+    if (ctx->nquery_edits == ctx->query_cap) {
+        unsigned nc = ctx->query_cap ? ctx->query_cap * 2 : 8;
+        struct gw_query_edit *e = gw_arena_alloc(ctx->arena, sizeof *e * nc);
+        if (e == NULL) {
+            return;
+        }
+        if (ctx->nquery_edits) {
+            memcpy(e, ctx->query_edits, sizeof *e * ctx->nquery_edits);
+        }
+        ctx->query_edits = e;
+        ctx->query_cap = nc;
+    }
+    ctx->query_edits[ctx->nquery_edits++] = (struct gw_query_edit){op, name, value};
+}
+
+int
+gw_pctx_query_present(const struct gw_pctx *ctx, struct gw_str name)
+{
+    /* the last edit that touches the name decides */
+    for (unsigned i = ctx->nquery_edits; i-- > 0;) {
+        const struct gw_query_edit *e = &ctx->query_edits[i];
+        if (gw_str_eq(e->name, name)) {
+            if (e->op == GW_QE_RENAME && gw_str_eq(e->value, name)) {
+                continue; /* renamed onto itself */
+            }
+            return e->op != GW_QE_REMOVE && e->op != GW_QE_RENAME;
+        }
+        if (e->op == GW_QE_RENAME && gw_str_eq(e->value, name)) {
+            return 1; /* renames are only made when the old name is present */
+        }
+    }
+    for (unsigned k = 0; k < ctx->nremoved_args; k++) {
+        if (gw_str_eq(ctx->removed_args[k], name)) {
+            return 0;
+        }
+    }
+    struct gw_str q = ctx->h->query;
+    size_t i = 0;
+    while (q.p && i < q.n) {
+        size_t st = i;
+        while (i < q.n && q.p[i] != '&') {
+            i++;
+        }
+        const char *eq = memchr(q.p + st, '=', i - st);
+        struct gw_str key = {q.p + st, eq ? (size_t)(eq - (q.p + st)) : i - st};
+        if (key.n && gw_str_eq(key, name)) {
+            return 1;
+        }
+        i++;
+    }
+    return 0;
+}
+
+unsigned
+gw_pctx_header_values(const struct gw_http_head *h, const struct gw_header_edit *edits,
+                      unsigned nedits, const char *name, struct gw_str *out, unsigned max)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; h && i < h->nheaders; i++) {
+        if (gw_str_caseeqz(h->headers[i].name, name) && n < max) {
+            out[n++] = h->headers[i].value;
+        }
+    }
+    for (unsigned i = 0; i < nedits; i++) {
+        if (!gw_str_caseeqz(edits[i].name, name)) {
+            continue;
+        }
+        if (edits[i].remove) {
+            n = 0;
+        } else if (edits[i].append) {
+            if (n < max) {
+                out[n++] = edits[i].value;
+            }
+        } else {
+            n = 0;
+            if (max) {
+                out[n++] = edits[i].value;
+            }
+        }
+    }
+    return n;
 }
 
 int

@@ -51,6 +51,15 @@ void gw_plugins_free(struct gw_plugin_set *ps);
 struct gw_header_edit {
     struct gw_str name, value;
     int remove; /* else set (replacing every value) */
+    int append; /* with remove == 0: another value line, after the current ones */
+};
+
+/* Upstream query argument edits, applied in order by the proxy. Names and values are as
+ * they go on the wire (percent-encoded by the plugin). */
+enum gw_query_op { GW_QE_REMOVE, GW_QE_SET, GW_QE_APPEND, GW_QE_RENAME };
+struct gw_query_edit {
+    enum gw_query_op op;
+    struct gw_str name, value; /* rename: value is the new name */
 };
 
 struct gw_pctx {
@@ -72,6 +81,11 @@ struct gw_pctx {
     /* query arguments removed from the upstream request (hide_credentials) */
     struct gw_str removed_args[8];
     unsigned nremoved_args;
+    /* query argument edits (request-transformer), after removed_args */
+    struct gw_query_edit *query_edits;
+    unsigned nquery_edits, query_cap;
+    /* the upstream's response head in header_filter; NULL for answers made locally */
+    const struct gw_http_head *resp_h;
     /* an answer made by a plugin */
     int exit_status;        /* 0: none */
     int exit_error;         /* kong.response.error: message in Kong's error template */
@@ -106,6 +120,21 @@ void gw_pctx_set_header(struct gw_pctx *ctx, const char *name, struct gw_str val
 void gw_pctx_remove_header(struct gw_pctx *ctx, const char *name);
 void gw_pctx_remove_query_arg(struct gw_pctx *ctx, struct gw_str name);
 void gw_pctx_set_resp_header(struct gw_pctx *ctx, const char *name, struct gw_str value);
+/* Another value line for the header (kept with the current ones), request or response. */
+void gw_pctx_append_header(struct gw_pctx *ctx, const char *name, struct gw_str value);
+void gw_pctx_append_resp_header(struct gw_pctx *ctx, const char *name, struct gw_str value);
+void gw_pctx_remove_resp_header(struct gw_pctx *ctx, const char *name);
+/* A query argument edit (names and values already percent-encoded). */
+void gw_pctx_query_edit(struct gw_pctx *ctx, enum gw_query_op op, struct gw_str name,
+                        struct gw_str value);
+/* Whether the upstream request will carry this (encoded) query argument, counting the
+ * removed arguments and the query edits so far. */
+int gw_pctx_query_present(const struct gw_pctx *ctx, struct gw_str name);
+/* The current values of a header (head h, may be NULL, then the edits in order), up to max
+ * into out; the count. */
+unsigned gw_pctx_header_values(const struct gw_http_head *h, const struct gw_header_edit *edits,
+                               unsigned nedits, const char *name, struct gw_str *out,
+                               unsigned max);
 /* kong.response.error: status and message in Kong's error template (with request_id). */
 int gw_pctx_error(struct gw_pctx *ctx, int status, const char *msg);
 /* kong.response.exit: status and a raw body (JSON when ctype is NULL). */

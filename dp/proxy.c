@@ -502,10 +502,10 @@ put_resp_edits(struct sbuf *b, struct gw_pctx *pc)
         const struct gw_header_edit *e = &pc->resp_edits[i];
         int later = 0;
         for (unsigned k = i + 1; k < pc->nresp_edits && !later; k++) {
-            later = gw_str_caseeq(pc->resp_edits[k].name, e->name);
+            later = !pc->resp_edits[k].append && gw_str_caseeq(pc->resp_edits[k].name, e->name);
         }
         if (later || e->remove) {
-            continue; /* the last edit of a name wins */
+            continue; /* the last set or remove of a name wins; appends after it add lines */
         }
         sb_str(b, e->name);
         SB_LIT(b, ": ");
@@ -518,8 +518,8 @@ static int
 resp_edited(const struct gw_pctx *pc, struct gw_str name)
 {
     for (unsigned i = 0; i < pc->nresp_edits; i++) {
-        if (gw_str_caseeq(pc->resp_edits[i].name, name)) {
-            return 1;
+        if (!pc->resp_edits[i].append && gw_str_caseeq(pc->resp_edits[i].name, name)) {
+            return 1; /* appends keep the current lines */
         }
     }
     return 0;
@@ -668,14 +668,15 @@ static int
 req_edited(const struct gw_pctx *pc, struct gw_str name)
 {
     for (unsigned i = 0; i < pc->nreq_edits; i++) {
-        if (gw_str_caseeq(pc->req_edits[i].name, name)) {
-            return 1;
+        if (!pc->req_edits[i].append && gw_str_caseeq(pc->req_edits[i].name, name)) {
+            return 1; /* appends keep the current lines */
         }
     }
     return 0;
 }
 
-/* Header edits of plugins: the last edit of a name decides (set or removed). */
+/* Header edits of plugins: the last set or remove of a name decides, appends after it add
+ * lines. */
 static void
 put_req_edits(struct sbuf *b, const struct gw_pctx *pc)
 {
@@ -683,7 +684,7 @@ put_req_edits(struct sbuf *b, const struct gw_pctx *pc)
         const struct gw_header_edit *e = &pc->req_edits[i];
         int later = 0;
         for (unsigned k = i + 1; k < pc->nreq_edits && !later; k++) {
-            later = gw_str_caseeq(pc->req_edits[k].name, e->name);
+            later = !pc->req_edits[k].append && gw_str_caseeq(pc->req_edits[k].name, e->name);
         }
         if (later || e->remove) {
             continue;
@@ -695,18 +696,34 @@ put_req_edits(struct sbuf *b, const struct gw_pctx *pc)
     }
 }
 
-/* The query string without the arguments plugins removed (hide_credentials). */
+/* The query string without the arguments plugins removed (hide_credentials), then with
+ * the query edits (request-transformer) applied in order. */
+struct qarg {
+    struct gw_str key, rest; /* rest: "=value" or empty */
+    int dropped;
+};
+
 static void
 put_query(struct sbuf *b, struct gw_str q, const struct gw_pctx *pc)
 {
     size_t i = 0;
     int first = 1;
+    unsigned n = 0, cap;
+    struct qarg *args;
 
-    if (pc->nremoved_args == 0) {
+    if (pc->nremoved_args == 0 && pc->nquery_edits == 0) {
         sb_str(b, q);
         return;
     }
-    while (i < q.n) {
+    cap = pc->nquery_edits + 1;
+    for (size_t k = 0; k < q.n; k++) {
+        cap += q.p[k] == '&';
+    }
+    args = gw_arena_alloc(b->a, sizeof *args * cap);
+    if (args == NULL) {
+        return;
+    }
+    while (q.p && i < q.n) {
         size_t st = i;
         while (i < q.n && q.p[i] != '&') {
             i++;
@@ -719,13 +736,50 @@ put_query(struct sbuf *b, struct gw_str q, const struct gw_pctx *pc)
             drop = gw_str_eq(key, pc->removed_args[k]);
         }
         if (!drop && arg.n) {
-            if (!first) {
-                SB_LIT(b, "&");
-            }
-            sb_str(b, arg);
-            first = 0;
+            args[n++] = (struct qarg){key, {arg.p + key.n, arg.n - key.n}, 0};
         }
         i++;
+    }
+    for (unsigned k = 0; k < pc->nquery_edits; k++) {
+        const struct gw_query_edit *e = &pc->query_edits[k];
+        int set = 0;
+        if (e->op == GW_QE_RENAME && gw_str_eq(e->name, e->value)) {
+            continue;
+        }
+        for (unsigned j = 0; j < n; j++) {
+            if (args[j].dropped) {
+                continue;
+            }
+            if (e->op == GW_QE_RENAME && gw_str_eq(args[j].key, e->value)) {
+                args[j].dropped = 1; /* the renamed argument replaces it */
+            } else if (gw_str_eq(args[j].key, e->name)) {
+                if (e->op == GW_QE_REMOVE) {
+                    args[j].dropped = 1;
+                } else if (e->op == GW_QE_RENAME) {
+                    args[j].key = e->value;
+                } else if (e->op == GW_QE_SET) {
+                    if (set++) {
+                        args[j].dropped = 1; /* one value replaces them all */
+                    } else {
+                        args[j].rest = e->value;
+                    }
+                }
+            }
+        }
+        if (n < cap && (e->op == GW_QE_APPEND || (e->op == GW_QE_SET && !set))) {
+            args[n++] = (struct qarg){e->name, e->value, 0};
+        }
+    }
+    for (unsigned j = 0; j < n; j++) {
+        if (args[j].dropped) {
+            continue;
+        }
+        if (!first) {
+            SB_LIT(b, "&");
+        }
+        sb_str(b, args[j].key);
+        sb_str(b, args[j].rest);
+        first = 0;
     }
 }
 
@@ -750,7 +804,7 @@ build_upstream_head(struct client *c, const struct gw_route_match *m, struct gw_
     sb_str(&b, r->h.method);
     SB_LIT(&b, " ");
     put_escaped_path(&b, up, (size_t)upn);
-    if (r->h.query.p) {
+    if (r->h.query.p || r->pc.nquery_edits) {
         SB_LIT(&b, "?");
         put_query(&b, r->h.query, &r->pc);
     }
@@ -1172,6 +1226,7 @@ build_client_head(struct client *c)
     sb_printf(&b, "HTTP/1.1 %d ", rh->status);
     sb_str(&b, rh->reason);
     SB_LIT(&b, "\r\n");
+    r->pc.resp_h = rh;
     gw_plugins_header_filter(&r->pc);
     for (unsigned i = 0; i < rh->nheaders; i++) {
         const struct gw_http_header *hd = &rh->headers[i];

@@ -214,7 +214,7 @@ clear_resp_header(struct gw_pctx *ctx, const char *name)
         ctx->resp_cap = nc;
     }
     ctx->resp_edits[ctx->nresp_edits++] =
-        (struct gw_header_edit){{name, strlen(name)}, GW_STR_NULL, 1};
+        (struct gw_header_edit){{name, strlen(name)}, GW_STR_NULL, 1, 0};
 }
 
 static int
