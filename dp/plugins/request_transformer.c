@@ -12,9 +12,7 @@
 
 #include "plugin.h"
 #include "schema.h"
-
-enum { OP_REMOVE, OP_RENAME, OP_REPLACE, OP_ADD, OP_APPEND, NOPS };
-static const char *const op_names[NOPS] = {"remove", "rename", "replace", "add", "append"};
+#include "transform.h"
 
 struct entry {
     const char *name;    /* header: as configured; query: percent-encoded */
@@ -27,38 +25,8 @@ struct list {
 };
 
 struct conf {
-    struct list hdr[NOPS], qs[NOPS];
+    struct list hdr[GW_XF_NOPS], qs[GW_XF_NOPS];
 };
-
-static int
-protected_header(const char *name, size_t n)
-{
-    static const char *const p[] = {"host", "content-length", "transfer-encoding",
-                                    "connection", "upgrade", NULL};
-    for (const char *const *s = p; *s; s++) {
-        if (strlen(*s) == n && strncasecmp(name, *s, n) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static const struct gw_val *
-part(const struct gw_record *r, const struct gw_val *c, const char *op, const char *name)
-{
-    const struct gw_val *v = gw_rec_get(r, c, op);
-
-    if (v == NULL || v->type != GW_V_REC) {
-        return NULL;
-    }
-    for (const struct gw_field *f = r->fields; f->name; f++) {
-        if (strcmp(f->name, op) == 0 && f->record) {
-            v = gw_rec_get(f->record, v, name);
-            return v && v->type == GW_V_ARR ? v : NULL;
-        }
-    }
-    return NULL;
-}
 
 /* ngx.escape_uri as ngx.encode_args uses it: everything but unreserved characters */
 static char *
@@ -106,29 +74,25 @@ compile_list(const struct gw_val *arr, int op, int query, struct gw_arena *a, st
         if (s == NULL) {
             continue;
         }
-        size_t nl = op == OP_REMOVE ? strlen(s) : strcspn(s, ":");
-        const char *v = s + nl;
-        while (*v == ':') {
-            v++;
-        }
-        if (strpbrk(s, "\r\n")) { /* never CR or LF on the wire (the schema refuses them) */
-            snprintf(err, errlen, "invalid value: %s", s);
+        size_t nl;
+        const char *v;
+        if (gw_xf_split(s, op, &nl, &v, err, errlen) < 0) {
             return -1;
         }
-        if (!query && (protected_header(s, nl) ||
-                       (op == OP_RENAME && protected_header(v, strlen(v))))) {
+        if (!query && (gw_xf_framing_header(s, nl, 1) ||
+                       (op == GW_XF_RENAME && gw_xf_framing_header(v, strlen(v), 1)))) {
             continue;
         }
         struct entry *e = &l->e[l->n];
         if (query) {
             e->name = encode(a, "", s, nl);
-            e->value.p = op == OP_REMOVE ? NULL
-                         : encode(a, op == OP_RENAME ? "" : "=", v, strlen(v));
+            e->value.p =
+                op == GW_XF_REMOVE ? NULL : encode(a, op == GW_XF_RENAME ? "" : "=", v, strlen(v));
         } else {
             e->name = gw_arena_strndup(a, s, nl);
-            e->value.p = op == OP_REMOVE ? NULL : gw_arena_strndup(a, v, strlen(v));
+            e->value.p = op == GW_XF_REMOVE ? NULL : gw_arena_strndup(a, v, strlen(v));
         }
-        if (e->name == NULL || (op != OP_REMOVE && e->value.p == NULL)) {
+        if (e->name == NULL || (op != GW_XF_REMOVE && e->value.p == NULL)) {
             snprintf(err, errlen, "out of memory");
             return -1;
         }
@@ -148,11 +112,11 @@ compile(const struct gw_record *r, const struct gw_val *c, struct gw_arena *a, c
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    for (int op = 0; op < NOPS; op++) {
-        if (compile_list(part(r, c, op_names[op], "headers"), op, 0, a, &t->hdr[op], err,
-                         errlen) != 0 ||
-            compile_list(part(r, c, op_names[op], "querystring"), op, 1, a, &t->qs[op], err,
-                         errlen) != 0) {
+    for (int op = 0; op < GW_XF_NOPS; op++) {
+        if (compile_list(gw_xf_list(r, c, gw_xf_op_names[op], "headers"), op, 0, a, &t->hdr[op],
+                         err, errlen) != 0 ||
+            compile_list(gw_xf_list(r, c, gw_xf_op_names[op], "querystring"), op, 1, a, &t->qs[op],
+                         err, errlen) != 0) {
             return NULL;
         }
         /* body: not supported yet (see the top of the file) */
@@ -173,11 +137,11 @@ headers(struct gw_pctx *ctx, const struct conf *t)
 {
     struct gw_str v[MAXV];
 
-    for (unsigned i = 0; i < t->hdr[OP_REMOVE].n; i++) {
-        gw_pctx_remove_header(ctx, t->hdr[OP_REMOVE].e[i].name);
+    for (unsigned i = 0; i < t->hdr[GW_XF_REMOVE].n; i++) {
+        gw_pctx_remove_header(ctx, t->hdr[GW_XF_REMOVE].e[i].name);
     }
-    for (unsigned i = 0; i < t->hdr[OP_RENAME].n; i++) {
-        const struct entry *e = &t->hdr[OP_RENAME].e[i];
+    for (unsigned i = 0; i < t->hdr[GW_XF_RENAME].n; i++) {
+        const struct entry *e = &t->hdr[GW_XF_RENAME].e[i];
         unsigned n = values(ctx, e->name, v);
         if (n == 0 || strcasecmp(e->name, e->value.p) == 0) {
             continue;
@@ -188,20 +152,20 @@ headers(struct gw_pctx *ctx, const struct conf *t)
             gw_pctx_append_header(ctx, e->value.p, v[k]);
         }
     }
-    for (unsigned i = 0; i < t->hdr[OP_REPLACE].n; i++) {
-        const struct entry *e = &t->hdr[OP_REPLACE].e[i];
+    for (unsigned i = 0; i < t->hdr[GW_XF_REPLACE].n; i++) {
+        const struct entry *e = &t->hdr[GW_XF_REPLACE].e[i];
         if (values(ctx, e->name, v)) {
             gw_pctx_set_header(ctx, e->name, e->value);
         }
     }
-    for (unsigned i = 0; i < t->hdr[OP_ADD].n; i++) {
-        const struct entry *e = &t->hdr[OP_ADD].e[i];
+    for (unsigned i = 0; i < t->hdr[GW_XF_ADD].n; i++) {
+        const struct entry *e = &t->hdr[GW_XF_ADD].e[i];
         if (values(ctx, e->name, v) == 0) {
             gw_pctx_set_header(ctx, e->name, e->value);
         }
     }
-    for (unsigned i = 0; i < t->hdr[OP_APPEND].n; i++) {
-        const struct entry *e = &t->hdr[OP_APPEND].e[i];
+    for (unsigned i = 0; i < t->hdr[GW_XF_APPEND].n; i++) {
+        const struct entry *e = &t->hdr[GW_XF_APPEND].e[i];
         gw_pctx_append_header(ctx, e->name, e->value);
     }
 }
@@ -209,28 +173,28 @@ headers(struct gw_pctx *ctx, const struct conf *t)
 static void
 query(struct gw_pctx *ctx, const struct conf *t)
 {
-    for (int op = 0; op < NOPS; op++) {
+    for (int op = 0; op < GW_XF_NOPS; op++) {
         for (unsigned i = 0; i < t->qs[op].n; i++) {
             const struct entry *e = &t->qs[op].e[i];
             struct gw_str name = {e->name, strlen(e->name)};
             int present = gw_pctx_query_present(ctx, name);
             switch (op) {
-            case OP_REMOVE:
+            case GW_XF_REMOVE:
                 if (present) {
                     gw_pctx_query_edit(ctx, GW_QE_REMOVE, name, GW_STR_NULL);
                 }
                 break;
-            case OP_RENAME:
+            case GW_XF_RENAME:
                 if (present) {
                     gw_pctx_query_edit(ctx, GW_QE_RENAME, name, e->value);
                 }
                 break;
-            case OP_REPLACE:
+            case GW_XF_REPLACE:
                 if (present) {
                     gw_pctx_query_edit(ctx, GW_QE_SET, name, e->value);
                 }
                 break;
-            case OP_ADD:
+            case GW_XF_ADD:
                 if (!present) {
                     gw_pctx_query_edit(ctx, GW_QE_SET, name, e->value);
                 }

@@ -13,9 +13,7 @@
 
 #include "plugin.h"
 #include "schema.h"
-
-enum { OP_REMOVE, OP_RENAME, OP_REPLACE, OP_ADD, OP_APPEND, NOPS };
-static const char *const op_names[NOPS] = {"remove", "rename", "replace", "add", "append"};
+#include "transform.h"
 
 struct entry {
     const char *name;
@@ -23,39 +21,9 @@ struct entry {
 };
 
 struct conf {
-    struct entry *e[NOPS];
-    unsigned n[NOPS];
+    struct entry *e[GW_XF_NOPS];
+    unsigned n[GW_XF_NOPS];
 };
-
-static int
-protected_header(const char *name, size_t n)
-{
-    static const char *const p[] = {"content-length", "transfer-encoding", "connection",
-                                    "upgrade", NULL};
-    for (const char *const *s = p; *s; s++) {
-        if (strlen(*s) == n && strncasecmp(name, *s, n) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static const struct gw_val *
-headers_of(const struct gw_record *r, const struct gw_val *c, const char *op)
-{
-    const struct gw_val *v = gw_rec_get(r, c, op);
-
-    if (v == NULL || v->type != GW_V_REC) {
-        return NULL;
-    }
-    for (const struct gw_field *f = r->fields; f->name; f++) {
-        if (strcmp(f->name, op) == 0 && f->record) {
-            v = gw_rec_get(f->record, v, "headers");
-            return v && v->type == GW_V_ARR ? v : NULL;
-        }
-    }
-    return NULL;
-}
 
 static void *
 compile(const struct gw_record *r, const struct gw_val *c, struct gw_arena *a, char *err,
@@ -67,8 +35,8 @@ compile(const struct gw_record *r, const struct gw_val *c, struct gw_arena *a, c
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    for (int op = 0; op < NOPS; op++) {
-        const struct gw_val *arr = headers_of(r, c, op_names[op]);
+    for (int op = 0; op < GW_XF_NOPS; op++) {
+        const struct gw_val *arr = gw_xf_list(r, c, gw_xf_op_names[op], "headers");
         if (arr == NULL || arr->n == 0) {
             continue;
         }
@@ -82,23 +50,19 @@ compile(const struct gw_record *r, const struct gw_val *c, struct gw_arena *a, c
             if (s == NULL) {
                 continue;
             }
-            /* "name:value" split as Kong's ^([^:]+):*(.-)$; remove entries are names */
-            size_t nl = op == OP_REMOVE ? strlen(s) : strcspn(s, ":");
-            const char *v = s + nl;
-            while (*v == ':') {
-                v++;
-            }
-            if (strpbrk(s, "\r\n")) { /* never CR or LF on the wire (the schema refuses them) */
-                snprintf(err, errlen, "invalid value: %s", s);
+            size_t nl;
+            const char *v;
+            if (gw_xf_split(s, op, &nl, &v, err, errlen) < 0) {
                 return NULL;
             }
-            if (protected_header(s, nl) || (op == OP_RENAME && protected_header(v, strlen(v)))) {
+            if (gw_xf_framing_header(s, nl, 0) ||
+                (op == GW_XF_RENAME && gw_xf_framing_header(v, strlen(v), 0))) {
                 continue;
             }
             struct entry *e = &t->e[op][t->n[op]];
             e->name = gw_arena_strndup(a, s, nl);
-            e->value.p = op == OP_REMOVE ? NULL : gw_arena_strndup(a, v, strlen(v));
-            if (e->name == NULL || (op != OP_REMOVE && e->value.p == NULL)) {
+            e->value.p = op == GW_XF_REMOVE ? NULL : gw_arena_strndup(a, v, strlen(v));
+            if (e->name == NULL || (op != GW_XF_REMOVE && e->value.p == NULL)) {
                 snprintf(err, errlen, "out of memory");
                 return NULL;
             }
@@ -115,8 +79,7 @@ compile(const struct gw_record *r, const struct gw_val *c, struct gw_arena *a, c
 static unsigned
 values(struct gw_pctx *ctx, const char *name, struct gw_str *out)
 {
-    return gw_pctx_header_values(ctx->resp_h, ctx->resp_edits, ctx->nresp_edits, name, out,
-                                 MAXV);
+    return gw_pctx_header_values(ctx->resp_h, ctx->resp_edits, ctx->nresp_edits, name, out, MAXV);
 }
 
 static void
@@ -126,11 +89,11 @@ header_filter(struct gw_pctx *ctx, const void *conf, const void *global)
     struct gw_str v[MAXV];
     (void)global;
 
-    for (unsigned i = 0; i < t->n[OP_REMOVE]; i++) {
-        gw_pctx_remove_resp_header(ctx, t->e[OP_REMOVE][i].name);
+    for (unsigned i = 0; i < t->n[GW_XF_REMOVE]; i++) {
+        gw_pctx_remove_resp_header(ctx, t->e[GW_XF_REMOVE][i].name);
     }
-    for (unsigned i = 0; i < t->n[OP_RENAME]; i++) {
-        const struct entry *e = &t->e[OP_RENAME][i];
+    for (unsigned i = 0; i < t->n[GW_XF_RENAME]; i++) {
+        const struct entry *e = &t->e[GW_XF_RENAME][i];
         unsigned n = values(ctx, e->name, v);
         if (n == 0 || strcasecmp(e->name, e->value.p) == 0) {
             continue;
@@ -141,20 +104,20 @@ header_filter(struct gw_pctx *ctx, const void *conf, const void *global)
             gw_pctx_append_resp_header(ctx, e->value.p, v[k]);
         }
     }
-    for (unsigned i = 0; i < t->n[OP_REPLACE]; i++) {
-        const struct entry *e = &t->e[OP_REPLACE][i];
+    for (unsigned i = 0; i < t->n[GW_XF_REPLACE]; i++) {
+        const struct entry *e = &t->e[GW_XF_REPLACE][i];
         if (values(ctx, e->name, v)) {
             gw_pctx_set_resp_header(ctx, e->name, e->value);
         }
     }
-    for (unsigned i = 0; i < t->n[OP_ADD]; i++) {
-        const struct entry *e = &t->e[OP_ADD][i];
+    for (unsigned i = 0; i < t->n[GW_XF_ADD]; i++) {
+        const struct entry *e = &t->e[GW_XF_ADD][i];
         if (values(ctx, e->name, v) == 0) {
             gw_pctx_set_resp_header(ctx, e->name, e->value);
         }
     }
-    for (unsigned i = 0; i < t->n[OP_APPEND]; i++) {
-        gw_pctx_append_resp_header(ctx, t->e[OP_APPEND][i].name, t->e[OP_APPEND][i].value);
+    for (unsigned i = 0; i < t->n[GW_XF_APPEND]; i++) {
+        gw_pctx_append_resp_header(ctx, t->e[GW_XF_APPEND][i].name, t->e[GW_XF_APPEND][i].value);
     }
 }
 
