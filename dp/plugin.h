@@ -69,6 +69,13 @@ struct gw_pctx {
     const char *route_id, *service_id;
     const char *peer_ip;
     int https;
+    /* the client connection: its socket (for the local address), the gateway-wide serial
+     * number of the connection, the request's number on it (1 for the first) and the
+     * loop's cached time, as nginx's $connection, $connection_requests and ngx.now() */
+    int client_fd;
+    uint64_t conn_serial;
+    uint32_t conn_requests;
+    double now;
     /* the authenticated consumer (a consumers record) and its credential, or NULL */
     const struct gw_val *consumer, *credential;
     int anonymous;

@@ -121,9 +121,13 @@ struct client {
     enum state state;
     int close_after;
     uint32_t nreq;
+    uint64_t serial; /* nginx's $connection */
     struct req r;
     struct client *prev, *next; /* worker's list, for shutdown */
 };
+
+/* connections accepted by all workers, numbered from 1 as nginx numbers them */
+static _Atomic uint64_t conn_serial;
 
 static void step(struct client *c);
 static void client_close(struct client *c);
@@ -973,6 +977,10 @@ req_route(struct client *c)
     pc->service_id = r->svc ? r->svc->id : NULL;
     pc->peer_ip = c->peer;
     pc->https = c->l->ssl;
+    pc->client_fd = c->fd;
+    pc->conn_serial = c->serial;
+    pc->conn_requests = c->nreq + 1;
+    pc->now = ev_now(c->w->loop);
     if (gw_plugins_access(pc)) {
         c->close_after |= r->bk != F_NONE;
         if (pc->exit_error) {
@@ -2250,6 +2258,7 @@ gw_proxy_accept(struct gw_worker *w, int fd, const struct gw_listen *l,
     c->fd = fd;
     c->l = l;
     c->in_cap = IN_CAP;
+    c->serial = atomic_fetch_add_explicit(&conn_serial, 1, memory_order_relaxed) + 1;
     if (peer->ss_family == AF_INET) {
         const struct sockaddr_in *s = (const struct sockaddr_in *)peer;
         inet_ntop(AF_INET, &s->sin_addr, c->peer, sizeof c->peer);

@@ -7,8 +7,12 @@
  * the generated value again among the upstream request edits. The tracker generator needs
  * the listener's address and port and the connection's serial and request count, which the
  * handler API does not expose: until it does, tracker ids are made like uuid#counter. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "plugin.h"
 #include "schema.h"
@@ -51,6 +55,38 @@ compile(const struct gw_record *r, const struct gw_val *c, struct gw_arena *a, c
 }
 
 static struct gw_str
+tracker(struct gw_pctx *ctx)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    char addr[INET6_ADDRSTRLEN] = "";
+    int port = 0;
+    enum {
+        CAP = INET6_ADDRSTRLEN + 96
+    };
+    char *out;
+    int n;
+
+    if (getsockname(ctx->client_fd, (struct sockaddr *)&ss, &sl) == 0) {
+        if (ss.ss_family == AF_INET) {
+            const struct sockaddr_in *s = (const struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &s->sin_addr, addr, sizeof addr);
+            port = ntohs(s->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *s = (const struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &s->sin6_addr, addr, sizeof addr);
+            port = ntohs(s->sin6_port);
+        }
+    }
+    if ((out = gw_arena_alloc(ctx->arena, CAP)) == NULL) {
+        return GW_STR_NULL;
+    }
+    n = snprintf(out, CAP, "%s-%d-%ld-%llu-%u-%.3f", addr, port, (long)getpid(),
+                 (unsigned long long)ctx->conn_serial, ctx->conn_requests, ctx->now);
+    return n > 0 && n < CAP ? (struct gw_str){out, (size_t)n} : GW_STR_NULL;
+}
+
+static struct gw_str
 generate(struct gw_pctx *ctx, enum gen gen)
 {
     static _Thread_local char worker_uuid[GW_UUID_LEN + 1];
@@ -58,6 +94,9 @@ generate(struct gw_pctx *ctx, enum gen gen)
     char *out = gw_arena_alloc(ctx->arena, GW_UUID_LEN + 24);
     int n;
 
+    if (gen == GEN_TRACKER) {
+        return tracker(ctx);
+    }
     if (out == NULL) {
         return GW_STR_NULL;
     }
@@ -75,7 +114,7 @@ generate(struct gw_pctx *ctx, enum gen gen)
 }
 
 static int
-access(struct gw_pctx *ctx, const void *conf, const void *global)
+cid_access(struct gw_pctx *ctx, const void *conf, const void *global)
 {
     const struct conf *k = conf;
     struct gw_str id = gw_pctx_header(ctx, k->header, NULL);
@@ -116,6 +155,6 @@ header_filter(struct gw_pctx *ctx, const void *conf, const void *global)
 const struct gw_plugin gw_handler_correlation_id = {
     .schema = &gw_schema_correlation_id,
     .compile = compile,
-    .access = access,
+    .access = cid_access,
     .header_filter = header_filter,
 };

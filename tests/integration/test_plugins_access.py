@@ -1,8 +1,8 @@
 """Access-control and header plugins on the data plane, as a client sees them: acl (allow,
 deny, 401/403 messages, X-Consumer-Groups), cors (origins, credentials, preflights, headers
 on normal and gateway-made answers), ip-restriction (allow, deny, status, message) and
-correlation-id (generators, header_name, echo_downstream) and bot-detection (allow, deny,
-built-in crawler patterns)."""
+correlation-id (uuid, uuid#counter and tracker ids, header_name, echo_downstream) and
+bot-detection (allow, deny, built-in crawler patterns)."""
 import re
 
 import pytest
@@ -163,6 +163,11 @@ services:
             config: {{echo_downstream: true}}
           - name: request-termination
             config: {{status_code: 503}}
+      - name: cid-tracker
+        paths: [/cid-tracker]
+        plugins:
+          - name: correlation-id
+            config: {{generator: tracker}}
 """)
     yield g
     g.stop()
@@ -436,6 +441,32 @@ def test_correlation_id_on_plugin_answer(gw):
     assert re.fullmatch(UUID + "#[0-9]+", r.headers["Kong-Request-ID"])
     r = requests.get(gw.url + "/cid-term", headers={"Kong-Request-ID": "abc"})
     assert r.headers["Kong-Request-ID"] == "abc"
+
+
+def test_correlation_id_tracker(gw):
+    """Kong's server_addr-server_port-pid-connection-connection_requests-now"""
+    import http.client
+    import json
+    import time
+    form = r"127\.0\.0\.1-([0-9]+)-([0-9]+)-([0-9]+)-([0-9]+)-([0-9]+\.[0-9]{3})"
+    seen = []
+    for _ in range(2):  # two connections, two requests on each
+        c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=5)
+        for _ in range(2):
+            c.request("GET", "/cid-tracker")
+            r = c.getresponse()
+            sent = json.loads(r.read())["headers"]["kong-request-id"]
+            m = re.fullmatch(form, sent)
+            assert m, sent
+            seen.append(m.groups())
+        c.close()
+    for port, pid, conn, nreq, now in seen:
+        assert int(port) == gw.port
+        assert int(pid) == gw.proc.pid
+        assert abs(float(now) - time.time()) < 60
+    assert [s[3] for s in seen] == ["1", "2", "1", "2"]
+    assert seen[0][2] == seen[1][2] and seen[2][2] == seen[3][2]
+    assert int(seen[2][2]) > int(seen[0][2])  # serials grow across connections
 
 
 def test_configured_messages_are_escaped_in_error_bodies(tmp_path):
