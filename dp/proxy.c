@@ -518,12 +518,13 @@ put_resp_edits(struct sbuf *b, struct gw_pctx *pc)
     }
 }
 
+/* Whether a plugin set or removed the header (appends keep the current lines). */
 static int
-resp_edited(const struct gw_pctx *pc, struct gw_str name)
+edited(const struct gw_header_edit *e, unsigned n, struct gw_str name)
 {
-    for (unsigned i = 0; i < pc->nresp_edits; i++) {
-        if (!pc->resp_edits[i].append && gw_str_caseeq(pc->resp_edits[i].name, name)) {
-            return 1; /* appends keep the current lines */
+    for (unsigned i = 0; i < n; i++) {
+        if (!e[i].append && gw_str_caseeq(e[i].name, name)) {
+            return 1;
         }
     }
     return 0;
@@ -540,7 +541,7 @@ respond_exit(struct client *c)
     gw_plugins_header_filter(pc);
     r->status = pc->exit_status;
     sb_printf(&b, "HTTP/1.1 %d %s\r\n", r->status, reason(r->status));
-    if (!resp_edited(pc, GW_STR_LIT("Content-Type")) && pc->exit_body.n) {
+    if (!edited(pc->resp_edits, pc->nresp_edits, GW_STR_LIT("Content-Type")) && pc->exit_body.n) {
         sb_printf(&b, "Content-Type: %s\r\n",
                   pc->exit_ctype ? pc->exit_ctype : "application/json; charset=utf-8");
     }
@@ -666,17 +667,6 @@ static int
 is_websocket(const struct gw_http_head *h)
 {
     return h->conn_upgrade && gw_str_caseeqz(h->upgrade, "websocket");
-}
-
-static int
-req_edited(const struct gw_pctx *pc, struct gw_str name)
-{
-    for (unsigned i = 0; i < pc->nreq_edits; i++) {
-        if (!pc->req_edits[i].append && gw_str_caseeq(pc->req_edits[i].name, name)) {
-            return 1; /* appends keep the current lines */
-        }
-    }
-    return 0;
 }
 
 /* Header edits of plugins: the last set or remove of a name decides, appends after it add
@@ -841,7 +831,8 @@ build_upstream_head(struct client *c, const struct gw_route_match *m, struct gw_
     }
     for (unsigned i = 0; i < r->h.nheaders; i++) {
         const struct gw_http_header *hd = &r->h.headers[i];
-        if (skip_request_header(&r->h, hd->name) || req_edited(&r->pc, hd->name)) {
+        if (skip_request_header(&r->h, hd->name) ||
+            edited(r->pc.req_edits, r->pc.nreq_edits, hd->name)) {
             continue;
         }
         sb_str(&b, hd->name);
@@ -1238,7 +1229,8 @@ build_client_head(struct client *c)
     gw_plugins_header_filter(&r->pc);
     for (unsigned i = 0; i < rh->nheaders; i++) {
         const struct gw_http_header *hd = &rh->headers[i];
-        if (skip_response_header(hd->name, upgrade) || resp_edited(&r->pc, hd->name)) {
+        if (skip_response_header(hd->name, upgrade) ||
+            edited(r->pc.resp_edits, r->pc.nresp_edits, hd->name)) {
             continue;
         }
         server |= gw_str_caseeqz(hd->name, "server");
