@@ -15,7 +15,7 @@ CC       ?= cc
 PYTHON   ?= /usr/bin/python3
 PKGS     := jansson yaml-0.1 libpcre2-8 openssl zlib
 PKGS_DP  := $(PKGS)
-PKGS_CP  := $(PKGS)
+PKGS_CP  := $(PKGS) libpq libmicrohttpd gnutls
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Werror $(SANFLAGS)
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -MMD -MP
@@ -84,8 +84,20 @@ $(BUILD)/tollgate-dp: $(BUILD)/obj/dp/main.o $(LIBDP) $(LIBSHARED)
 	$(CC) $(LDFLAGS) -o $@ $(BUILD)/obj/dp/main.o $(WHOLE_LIBDP) $(LIBSHARED) $(PKG_LIBS) \
 	    -lev -lcares -lpthread -lm
 
-$(BUILD)/tollgate-cp: $(CP_OBJ) $(LIBSHARED)
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+# the control plane's objects also see libpq, libmicrohttpd and GnuTLS
+$(CP_OBJ): PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS_CP) 2>/dev/null)
+
+# migrations/*.sql are embedded in the control plane (migrations/embed.sh writes the C)
+MIG_SQL := $(sort $(wildcard migrations/*.sql))
+$(BUILD)/gen/migrations.c: $(MIG_SQL) migrations/embed.sh
+	@mkdir -p $(dir $@)
+	sh migrations/embed.sh $(MIG_SQL) >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(CPPFLAGS) $(shell pkg-config --cflags libpq) -Icp $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tollgate-cp: $(CP_OBJ) $(BUILD)/gen/migrations.o $(LIBSHARED)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs $(PKGS_CP)) -lpthread -lm
 
 # ---- tests ----
 $(BUILD)/tests/%_test: tests/unit/%_test.c $(LIBSHARED)

@@ -17,6 +17,7 @@
 
 struct gw_snapshot;
 struct gw_pctx;
+struct ssl_st; /* OpenSSL's SSL */
 
 /* compile: the validated config record -> the state a handler reads (from a, the
  * snapshot's arena). NULL with a message refuses the snapshot. Config thread. */
@@ -67,8 +68,9 @@ struct gw_pctx {
     const struct gw_snapshot *snap;
     const struct gw_http_head *h; /* the client's request head */
     const char *route_id, *service_id;
-    const char *peer_ip;
+    const char *peer_ip; /* the client address after trusted_ips / real_ip_header */
     int https;
+    struct ssl_st *ssl; /* the client's TLS connection (its certificate), NULL over HTTP */
     /* the client connection: its socket (for the local address), the gateway-wide serial
      * number of the connection, the request's number on it (1 for the first) and the
      * loop's cached time, as nginx's $connection, $connection_requests and ngx.now() */
@@ -79,6 +81,10 @@ struct gw_pctx {
     /* the authenticated consumer (a consumers record) and its credential, or NULL */
     const struct gw_val *consumer, *credential;
     int anonymous;
+    /* kong.ctx.shared.authenticated_groups (mtls-auth without a consumer lookup), read by
+     * acl; from the request arena */
+    const struct gw_str *auth_groups;
+    unsigned nauth_groups;
     /* upstream request header edits, in order */
     struct gw_header_edit *req_edits;
     unsigned nreq_edits, req_cap;

@@ -968,6 +968,7 @@ req_route(struct client *c)
     pc->service_id = r->svc ? r->svc->id : NULL;
     pc->peer_ip = c->peer;
     pc->https = c->l->ssl;
+    pc->ssl = c->ssl;
     pc->client_fd = c->fd;
     pc->conn_serial = c->serial;
     pc->conn_requests = c->nreq + 1;

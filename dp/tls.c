@@ -1,6 +1,12 @@
 /* TLS termination. The SNI callback swaps the connection's SSL_CTX for the certificate's;
  * the default context holds the session-ticket keys and the ALPN choice, so both survive
- * the swap. */
+ * the swap.
+ *
+ * Client certificates (mtls-auth): the client hello callback, which runs before session
+ * resumption and the SNI callback, asks for one only when an mtls-auth plugin of the
+ * snapshot could apply to the SNI sent. The handshake never fails for a missing or
+ * untrusted certificate: every context accepts any chain, and the plugin verifies it
+ * against its own CA store in the access phase, where the route is known. */
 #include "tls.h"
 
 #include <openssl/err.h>
@@ -25,7 +31,16 @@ struct gw_tls_certs {
     size_t nctx;
     struct sni_entry *snis;
     size_t nsnis;
+    /* client certificates: asked on every handshake, or for SNIs matching these patterns
+     * (the snis of the routes an mtls-auth plugin applies to; "*.x" and "x.*" wildcards) */
+    int mtls_any;
+    char **mtls_snis;
+    size_t nmtls;
 };
+
+/* the session id context of handshakes that asked for a client certificate: sessions made
+ * without one are never resumed into them (OpenSSL compares it on resumption) */
+static const unsigned char mtls_sid_ctx[] = "tollgate-mtls";
 
 static SSL_CTX *default_ctx;
 static int certs_index = -1; /* SSL ex_data slot: the connection's struct gw_tls_certs */
@@ -51,6 +66,18 @@ alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const un
     return SSL_TLSEXT_ERR_NOACK;
 }
 
+/* "*.x" matches names ending in ".x", "x.*" names starting with "x." */
+static int
+wildcard_match(const char *w, const char *name, size_t n)
+{
+    size_t wl = strlen(w);
+
+    if (w[0] == '*' && n > wl - 1 && strcasecmp(name + n - (wl - 1), w + 1) == 0) {
+        return 1;
+    }
+    return w[wl - 1] == '*' && n > wl - 1 && strncasecmp(name, w, wl - 1) == 0;
+}
+
 static SSL_CTX *
 find_ctx(const struct gw_tls_certs *t, const char *name)
 {
@@ -65,16 +92,83 @@ find_ctx(const struct gw_tls_certs *t, const char *name)
         }
     }
     for (size_t i = 0; i < t->nsnis; i++) {
-        const char *w = t->snis[i].name;
-        size_t wl = strlen(w);
-        if (w[0] == '*' && n > wl - 1 && strcasecmp(name + n - (wl - 1), w + 1) == 0) {
-            return t->snis[i].ctx;
-        }
-        if (w[wl - 1] == '*' && n > wl - 1 && strncasecmp(name, w, wl - 1) == 0) {
+        if (wildcard_match(t->snis[i].name, name, n)) {
             return t->snis[i].ctx;
         }
     }
     return NULL;
+}
+
+static int
+mtls_sni(const struct gw_tls_certs *t, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < t->nmtls; i++) {
+        if (strcasecmp(t->mtls_snis[i], name) == 0 || wildcard_match(t->mtls_snis[i], name, n)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The host_name of a server_name extension (RFC 6066 3) into out; -1 when there is none. */
+static int
+sni_of(const unsigned char *p, size_t len, char *out, size_t outlen)
+{
+    size_t list, i = 2;
+
+    if (len < 2 || (list = (size_t)p[0] << 8 | p[1]) + 2 > len) {
+        return -1;
+    }
+    while (i + 3 <= list + 2) {
+        size_t nl = (size_t)p[i + 1] << 8 | p[i + 2];
+        if (i + 3 + nl > list + 2) {
+            return -1;
+        }
+        if (p[i] == TLSEXT_NAMETYPE_host_name) {
+            if (nl == 0 || nl >= outlen || memchr(p + i + 3, 0, nl)) {
+                return -1;
+            }
+            memcpy(out, p + i + 3, nl);
+            out[nl] = '\0';
+            return 0;
+        }
+        i += 3 + nl;
+    }
+    return -1;
+}
+
+/* Asks for a client certificate when an mtls-auth plugin could apply to this handshake's
+ * SNI (Kong's certificate phase). The chain is accepted whatever it is (see accept_any). */
+static int
+on_client_hello(SSL *ssl, int *al, void *arg)
+{
+    const struct gw_tls_certs *t = SSL_get_ex_data(ssl, certs_index);
+    const unsigned char *ext;
+    size_t len;
+    char name[256];
+    (void)al, (void)arg;
+
+    if (t == NULL || (!t->mtls_any && t->nmtls == 0)) {
+        return SSL_CLIENT_HELLO_SUCCESS;
+    }
+    if (t->mtls_any ||
+        (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) == 1 &&
+         sni_of(ext, len, name, sizeof name) == 0 && mtls_sni(t, name))) {
+        SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
+        SSL_set_session_id_context(ssl, mtls_sid_ctx, sizeof mtls_sid_ctx - 1);
+    }
+    return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* Every chain passes the handshake: a certificate is checked by the plugin that needs it,
+ * against that plugin's CA store, so a route without mtls-auth is never refused. */
+static int
+accept_any(X509_STORE_CTX *x, void *arg)
+{
+    (void)x, (void)arg;
+    return 1;
 }
 
 static int
@@ -104,6 +198,7 @@ new_ctx(void)
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_alpn_select_cb(ctx, alpn_select, NULL);
+    SSL_CTX_set_cert_verify_callback(ctx, accept_any, NULL);
     return ctx;
 }
 
@@ -136,6 +231,70 @@ rec_str(enum gw_entity_type t, const struct gw_val *rec, const char *f)
 {
     const struct gw_val *v = gw_rec_get(gw_entities[t].schema, rec, f);
     return v && v->type == GW_V_STR ? v->u.s : NULL;
+}
+
+static int
+mtls_add(struct gw_tls_certs *t, const char *name, size_t *cap)
+{
+    if (t->nmtls == *cap) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        char **a = realloc(t->mtls_snis, sizeof *a * nc);
+        if (a == NULL) {
+            return -1;
+        }
+        t->mtls_snis = a;
+        *cap = nc;
+    }
+    if ((t->mtls_snis[t->nmtls] = strdup(name)) == NULL) {
+        return -1;
+    }
+    t->nmtls++;
+    return 0;
+}
+
+/* Where client certificates are asked for: everywhere for a global mtls-auth plugin or one
+ * that applies to a route without snis (any SNI, or none, can reach it); else for the snis
+ * of the routes the plugins apply to (on the route, or on its service). 0 or -1 (memory). */
+static int
+mtls_build(const struct gw_config *cfg, struct gw_tls_certs *t)
+{
+    const struct gw_entset *ps = &cfg->sets[GW_ENT_PLUGINS];
+    const struct gw_entset *rs = &cfg->sets[GW_ENT_ROUTES];
+    size_t cap = 0;
+
+    for (uint32_t i = 0; i < ps->n && !t->mtls_any; i++) {
+        const struct gw_val *p = &ps->recs[i];
+        const char *name = rec_str(GW_ENT_PLUGINS, p, "name");
+        const struct gw_val *en = gw_rec_get(gw_entities[GW_ENT_PLUGINS].schema, p, "enabled");
+        if (name == NULL || strcmp(name, "mtls-auth") != 0 ||
+            (en && en->type == GW_V_BOOL && !en->u.b)) {
+            continue;
+        }
+        const char *route = rec_str(GW_ENT_PLUGINS, p, "route");
+        const char *service = rec_str(GW_ENT_PLUGINS, p, "service");
+        if (route == NULL && service == NULL) {
+            t->mtls_any = 1;
+            break;
+        }
+        for (uint32_t j = 0; j < rs->n && !t->mtls_any; j++) {
+            const struct gw_val *r = &rs->recs[j];
+            const char *rsvc = rec_str(GW_ENT_ROUTES, r, "service");
+            if (route ? strcmp(gw_config_id(GW_ENT_ROUTES, r), route) != 0
+                      : rsvc == NULL || strcmp(rsvc, service) != 0) {
+                continue;
+            }
+            const struct gw_val *snis = gw_rec_get(gw_entities[GW_ENT_ROUTES].schema, r, "snis");
+            if (snis == NULL || snis->type != GW_V_ARR || snis->n == 0) {
+                t->mtls_any = 1;
+            }
+            for (uint32_t k = 0; !t->mtls_any && k < snis->n; k++) {
+                if (snis->u.items[k].type == GW_V_STR && mtls_add(t, snis->u.items[k].u.s, &cap) < 0) {
+                    return -1;
+                }
+            }
+        }
+    }
+    return 0;
 }
 
 struct gw_tls_certs *
@@ -184,6 +343,9 @@ gw_tls_certs_build(const struct gw_config *cfg, char *err, size_t errlen)
         }
         t->nsnis++;
     }
+    if (mtls_build(cfg, t) < 0) {
+        goto oom;
+    }
     return t;
 oom:
     snprintf(err, errlen, "out of memory");
@@ -203,6 +365,10 @@ gw_tls_certs_free(struct gw_tls_certs *t)
     for (size_t i = 0; i < t->nsnis; i++) {
         free(t->snis[i].name);
     }
+    for (size_t i = 0; i < t->nmtls; i++) {
+        free(t->mtls_snis[i]);
+    }
+    free(t->mtls_snis);
     free(t->ctxs);
     free(t->snis);
     free(t);
@@ -243,6 +409,7 @@ gw_tls_init(const char *cert_file, const char *key_file)
         return -1;
     }
     SSL_CTX_set_tlsext_servername_callback(default_ctx, on_servername);
+    SSL_CTX_set_client_hello_cb(default_ctx, on_client_hello, NULL);
     if (cert_file && key_file) {
         if (SSL_CTX_use_certificate_chain_file(default_ctx, cert_file) != 1 ||
             SSL_CTX_use_PrivateKey_file(default_ctx, key_file, SSL_FILETYPE_PEM) != 1) {

@@ -1,7 +1,9 @@
 /* TLS termination with OpenSSL: one SSL_CTX per certificate entity, chosen by SNI (exact
  * names, then "*.x" / "x.*" wildcards) from the snapshot the connection started with, and a
  * default certificate when no SNI matches (the --ssl-cert pair, or a self-signed one made at
- * start, as Kong does). TLS 1.2 and 1.3, session tickets, ALPN http/1.1. */
+ * start, as Kong does). TLS 1.2 and 1.3, session tickets, ALPN http/1.1. A client certificate
+ * is asked for (and never required by the handshake) only where an mtls-auth plugin could
+ * apply to the SNI; the plugin verifies it. */
 #ifndef GW_TLS_H
 #define GW_TLS_H
 

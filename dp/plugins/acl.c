@@ -2,7 +2,8 @@
  * acls entities are indexed once per snapshot by consumer id, each consumer's groups joined
  * beforehand for X-Consumer-Groups; a request costs one hash lookup and a short list walk.
  * Groups authenticated outside Kong's consumers (kong.ctx.shared.authenticated_groups, set by
- * ldap-auth) do not exist here, so always_use_authenticated_groups has nothing to prefer. */
+ * mtls-auth with skip_consumer_lookup) are checked instead when there is no consumer, or
+ * always with always_use_authenticated_groups; they go upstream as X-Authenticated-Groups. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +14,7 @@
 
 struct conf {
     const struct gw_val *list; /* allow or deny: an array of group names */
-    int deny, hide;
+    int deny, hide, always_auth_groups;
 };
 
 struct groups {
@@ -58,6 +59,8 @@ compile(const struct gw_record *r, const struct gw_val *c, struct gw_arena *a, c
         k->list = NULL;
     }
     k->hide = hide && hide->type == GW_V_BOOL && hide->u.b;
+    const struct gw_val *aag = gw_rec_get(r, c, "always_use_authenticated_groups");
+    k->always_auth_groups = aag && aag->type == GW_V_BOOL && aag->u.b;
     return k;
 }
 
@@ -163,6 +166,35 @@ member(const struct groups *g, const struct gw_val *list)
     return 0;
 }
 
+/* Kong's acl with kong.ctx.shared.authenticated_groups: the list decides, and the groups go
+ * upstream as X-Authenticated-Groups. */
+static int
+auth_groups(struct gw_pctx *ctx, const struct conf *k)
+{
+    int in = 0;
+    size_t len = 0;
+
+    for (unsigned i = 0; i < ctx->nauth_groups; i++) {
+        len += ctx->auth_groups[i].n + 2;
+        for (uint32_t j = 0; k->list && j < k->list->n && !in; j++) {
+            in = gw_str_eqz(ctx->auth_groups[i], k->list->u.items[j].u.s);
+        }
+    }
+    if (in == k->deny) {
+        return gw_pctx_error(ctx, 403, "You cannot consume this service");
+    }
+    char *joined = k->hide ? NULL : gw_arena_alloc(ctx->arena, len + 1);
+    if (joined) {
+        size_t n = 0;
+        for (unsigned i = 0; i < ctx->nauth_groups; i++) {
+            n += (size_t)sprintf(joined + n, "%s%.*s", i ? ", " : "", (int)ctx->auth_groups[i].n,
+                                 ctx->auth_groups[i].p);
+        }
+        gw_pctx_set_header(ctx, "X-Authenticated-Groups", (struct gw_str){joined, n});
+    }
+    return 0;
+}
+
 static int
 access(struct gw_pctx *ctx, const void *conf, const void *global)
 {
@@ -170,6 +202,9 @@ access(struct gw_pctx *ctx, const void *conf, const void *global)
     const struct index *ix = global;
     const struct groups *g = NULL;
 
+    if (ctx->nauth_groups && (ctx->consumer == NULL || k->always_auth_groups)) {
+        return auth_groups(ctx, k);
+    }
     if (ctx->consumer == NULL) {
         /* no consumer and no externally authenticated groups */
         return ctx->credential ? gw_pctx_error(ctx, 403, "You cannot consume this service")

@@ -1,0 +1,143 @@
+/* PostgreSQL connection pool: a mutex, a condition variable and a stack of free slots. */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct gw_store {
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    char *dsn;
+    int size;
+    int nfree;
+    PGconn **all;   /* size slots; NULL until first connected */
+    int *free_slot; /* stack of free slot indexes */
+};
+
+struct gw_store *
+gw_store_open(const char *dsn, int size)
+{
+    struct gw_store *s = calloc(1, sizeof *s);
+
+    if (s == NULL) {
+        return NULL;
+    }
+    s->dsn = strdup(dsn);
+    s->size = size;
+    s->all = calloc((size_t)size, sizeof *s->all);
+    s->free_slot = calloc((size_t)size, sizeof *s->free_slot);
+    if (s->dsn == NULL || s->all == NULL || s->free_slot == NULL) {
+        gw_store_close(s);
+        return NULL;
+    }
+    for (int i = 0; i < size; i++) {
+        s->free_slot[s->nfree++] = size - 1 - i;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->freed, NULL);
+    return s;
+}
+
+void
+gw_store_close(struct gw_store *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    for (int i = 0; s->all && i < s->size; i++) {
+        if (s->all[i]) {
+            PQfinish(s->all[i]);
+        }
+    }
+    free(s->all);
+    free(s->free_slot);
+    free(s->dsn);
+    free(s);
+}
+
+static void
+copy_err(char *err, size_t len, const char *msg)
+{
+    size_t n = strlen(msg);
+
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) {
+        n--; /* libpq messages end with a newline */
+    }
+    snprintf(err, len, "%.*s", (int)n, msg);
+}
+
+PGconn *
+gw_store_get(struct gw_store *s, char *err, size_t len)
+{
+    int slot;
+
+    pthread_mutex_lock(&s->lock);
+    while (s->nfree == 0) {
+        pthread_cond_wait(&s->freed, &s->lock);
+    }
+    slot = s->free_slot[--s->nfree];
+    pthread_mutex_unlock(&s->lock);
+
+    PGconn *c = s->all[slot];
+    if (c == NULL) {
+        c = PQconnectdb(s->dsn);
+        s->all[slot] = c;
+    } else if (PQstatus(c) != CONNECTION_OK) {
+        PQreset(c);
+    }
+    if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+        copy_err(err, len, c ? PQerrorMessage(c) : "out of memory");
+        gw_store_put(s, c);
+        return NULL;
+    }
+    return c;
+}
+
+void
+gw_store_put(struct gw_store *s, PGconn *conn)
+{
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->size; i++) {
+        if (s->all[i] == conn) {
+            s->free_slot[s->nfree++] = i;
+            break;
+        }
+    }
+    pthread_cond_signal(&s->freed);
+    pthread_mutex_unlock(&s->lock);
+}
+
+int
+gw_store_conn_lost(PGconn *conn, const PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        return 0;
+    }
+    if (PQstatus(conn) == CONNECTION_BAD) {
+        return 1;
+    }
+    /* admin_shutdown, crash_shutdown, cannot_connect_now: the server is going away */
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    return state && strncmp(state, "57P", 3) == 0;
+}
+
+PGresult *
+gw_store_exec(PGconn *conn, int retry, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+
+    if (retry && gw_store_conn_lost(conn, r)) {
+        PQclear(r);
+        PQreset(conn);
+        if (PQstatus(conn) == CONNECTION_OK) {
+            r = PQexecParams(conn, sql, n, NULL, params, NULL, NULL, 0);
+        } else {
+            r = PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+        }
+    }
+    return r;
+}

@@ -1,0 +1,430 @@
+/* mtls-auth: a client certificate, verified against the plugin's CA certificates, names a
+ * consumer (Kong Enterprise, priority 1600). The TLS layer asks for a certificate only on
+ * handshakes this plugin could apply to and lets any chain through (tls.c); the check is
+ * here, once the route is known. The CA stores (one X509_STORE per distinct ca_certificates
+ * list) and the consumer indexes by username and custom_id are built once per snapshot, by
+ * init; a request costs one chain verification and a few hash lookups.
+ *
+ * Kong's order: SAN entries (DNS, email, URI), then the subject's CN, each tried against
+ * consumer_by in order. Any failure (no certificate, untrusted or expired, no consumer) is a
+ * 401, or the anonymous consumer when set. With skip_consumer_lookup a trusted certificate
+ * is enough, and its CN or DN becomes the authenticated group acl checks. There are no
+ * mtls_auth_credentials entities and no revocation checks (OCSP, CRL) here. */
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+#include "schema.h"
+#include "snapshot.h"
+
+enum by {
+    BY_USERNAME = 1,
+    BY_CUSTOM_ID
+};
+
+struct conf {
+    const char *anonymous;
+    enum by by[2]; /* consumer_by in order; 0 ends */
+    int skip_lookup, partial_chain, group_by_dn;
+    const char *cas; /* the ca_certificates ids joined with ',': names the store */
+};
+
+struct store {
+    const char *cas;
+    X509_STORE *st;
+};
+
+struct slot {
+    const char *key; /* NULL: empty */
+    const struct gw_val *consumer;
+};
+
+struct index {
+    struct slot *slots;
+    uint32_t cap;
+};
+
+struct global {
+    struct store *stores;
+    uint32_t nstores;
+    struct index by_username, by_custom_id;
+};
+
+static const char *
+str_field(const struct gw_record *r, const struct gw_val *rec, const char *f)
+{
+    const struct gw_val *v = gw_rec_get(r, rec, f);
+    return v && v->type == GW_V_STR ? v->u.s : NULL;
+}
+
+static int
+flag(const struct gw_record *r, const struct gw_val *c, const char *f)
+{
+    const struct gw_val *v = gw_rec_get(r, c, f);
+    return v && v->type == GW_V_BOOL && v->u.b;
+}
+
+/* The ids of a ca_certificates array joined with ',', from a. */
+static char *
+join_ids(const struct gw_val *cas, struct gw_arena *a)
+{
+    size_t n = 1;
+    char *s, *p;
+
+    for (uint32_t i = 0; cas && cas->type == GW_V_ARR && i < cas->n; i++) {
+        n += cas->u.items[i].n + 1;
+    }
+    if ((s = p = gw_arena_alloc(a, n)) == NULL) {
+        return NULL;
+    }
+    *p = '\0';
+    for (uint32_t i = 0; cas && cas->type == GW_V_ARR && i < cas->n; i++) {
+        p += sprintf(p, "%s%s", i ? "," : "", cas->u.items[i].u.s);
+    }
+    return s;
+}
+
+static void *
+compile(const struct gw_record *r, const struct gw_val *c, struct gw_arena *a, char *err,
+        size_t errlen)
+{
+    struct conf *k = gw_arena_calloc(a, sizeof *k);
+    const struct gw_val *by = gw_rec_get(r, c, "consumer_by");
+    const char *group = str_field(r, c, "authenticated_group_by");
+
+    if (k == NULL || (k->cas = join_ids(gw_rec_get(r, c, "ca_certificates"), a)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    k->anonymous = str_field(r, c, "anonymous");
+    for (uint32_t i = 0, n = 0; by && by->type == GW_V_ARR && i < by->n && n < 2; i++) {
+        enum by b = strcmp(by->u.items[i].u.s, "username") == 0 ? BY_USERNAME : BY_CUSTOM_ID;
+        if (n == 0 || k->by[0] != b) {
+            k->by[n++] = b;
+        }
+    }
+    k->skip_lookup = flag(r, c, "skip_consumer_lookup");
+    k->partial_chain = flag(r, c, "allow_partial_chain");
+    k->group_by_dn = group && strcmp(group, "DN") == 0;
+    return k;
+}
+
+/* ------------------------------------------------------------------ per snapshot */
+
+static uint64_t
+hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    }
+    return h;
+}
+
+static int
+index_build(struct index *ix, const struct gw_config *cfg, const char *field, struct gw_arena *a)
+{
+    const struct gw_entset *cs = &cfg->sets[GW_ENT_CONSUMERS];
+    const struct gw_record *R = gw_entities[GW_ENT_CONSUMERS].schema;
+
+    for (ix->cap = 16; ix->cap < cs->n * 2; ix->cap *= 2) {
+    }
+    if ((ix->slots = gw_arena_calloc(a, sizeof *ix->slots * ix->cap)) == NULL) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < cs->n; i++) {
+        const char *key = str_field(R, &cs->recs[i], field);
+        if (key == NULL) {
+            continue;
+        }
+        uint32_t j = (uint32_t)hash(key, strlen(key)) & (ix->cap - 1);
+        while (ix->slots[j].key) {
+            j = (j + 1) & (ix->cap - 1);
+        }
+        ix->slots[j] = (struct slot){key, &cs->recs[i]};
+    }
+    return 0;
+}
+
+static const struct gw_val *
+index_find(const struct index *ix, const char *key, size_t n)
+{
+    if (ix->cap == 0) {
+        return NULL;
+    }
+    for (uint32_t j = (uint32_t)hash(key, n) & (ix->cap - 1); ix->slots[j].key;
+         j = (j + 1) & (ix->cap - 1)) {
+        if (strlen(ix->slots[j].key) == n && memcmp(ix->slots[j].key, key, n) == 0) {
+            return ix->slots[j].consumer;
+        }
+    }
+    return NULL;
+}
+
+static void
+store_free(void *st)
+{
+    X509_STORE_free(st);
+}
+
+/* Every PEM certificate of a ca_certificates entity into st; how many. */
+static int
+add_ca(X509_STORE *st, const char *pem)
+{
+    BIO *b = pem ? BIO_new_mem_buf(pem, -1) : NULL;
+    X509 *x;
+    int n = 0;
+
+    while (b && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        n += X509_STORE_add_cert(st, x) == 1;
+        X509_free(x);
+    }
+    ERR_clear_error();
+    BIO_free(b);
+    return n;
+}
+
+static X509_STORE *
+store_build(const struct gw_config *cfg, const struct gw_val *cas)
+{
+    const struct gw_record *R = gw_entities[GW_ENT_CA_CERTIFICATES].schema;
+    X509_STORE *st = X509_STORE_new();
+
+    for (uint32_t i = 0; st && cas && cas->type == GW_V_ARR && i < cas->n; i++) {
+        const char *id = cas->u.items[i].u.s;
+        const struct gw_val *ca = gw_config_find(cfg, GW_ENT_CA_CERTIFICATES, id);
+        if (ca == NULL || add_ca(st, str_field(R, ca, "cert")) == 0) {
+            /* certificates from it fail verification (401), as nothing else can vouch */
+            fprintf(stderr, "tollgate-dp: mtls-auth: ca_certificate %s not found or unusable\n",
+                    id);
+        }
+    }
+    return st;
+}
+
+/* One store per distinct ca_certificates list of the snapshot's mtls-auth plugins. */
+static int
+stores_build(struct global *g, const struct gw_config *cfg, struct gw_arena *a)
+{
+    const struct gw_entset *ps = &cfg->sets[GW_ENT_PLUGINS];
+    const struct gw_record *P = gw_entities[GW_ENT_PLUGINS].schema;
+    const struct gw_record *C = gw_schema_mtls_auth.config;
+
+    if ((g->stores = gw_arena_calloc(a, sizeof *g->stores * (ps->n + 1))) == NULL) {
+        return -1;
+    }
+    for (uint32_t i = 0; i < ps->n; i++) {
+        const char *name = str_field(P, &ps->recs[i], "name");
+        if (name == NULL || strcmp(name, "mtls-auth") != 0) {
+            continue;
+        }
+        const struct gw_val *cas =
+            gw_rec_get(C, gw_rec_get(P, &ps->recs[i], "config"), "ca_certificates");
+        const char *key = join_ids(cas, a);
+        uint32_t j = 0;
+        if (key == NULL) {
+            return -1;
+        }
+        while (j < g->nstores && strcmp(g->stores[j].cas, key) != 0) {
+            j++;
+        }
+        if (j < g->nstores) {
+            continue;
+        }
+        X509_STORE *st = store_build(cfg, cas);
+        if (st == NULL || gw_arena_on_destroy(a, store_free, st) < 0) {
+            X509_STORE_free(st);
+            return -1;
+        }
+        g->stores[g->nstores++] = (struct store){key, st};
+    }
+    return 0;
+}
+
+static void *
+init(const struct gw_snapshot *s, struct gw_arena *a)
+{
+    struct global *g = gw_arena_calloc(a, sizeof *g);
+
+    if (g == NULL || stores_build(g, s->cfg, a) < 0 ||
+        index_build(&g->by_username, s->cfg, "username", a) < 0 ||
+        index_build(&g->by_custom_id, s->cfg, "custom_id", a) < 0) {
+        fprintf(stderr, "tollgate-dp: mtls-auth: out of memory\n");
+        return NULL; /* every request then fails verification */
+    }
+    return g;
+}
+
+/* ------------------------------------------------------------------ per request */
+
+static int
+fail(struct gw_pctx *ctx, const struct conf *k, const char *msg)
+{
+    if (k->anonymous) {
+        return gw_pctx_anonymous(ctx, k->anonymous);
+    }
+    return gw_pctx_error(ctx, 401, msg);
+}
+
+static X509_STORE *
+find_store(const struct global *g, const char *cas)
+{
+    for (uint32_t i = 0; g && i < g->nstores; i++) {
+        if (strcmp(g->stores[i].cas, cas) == 0) {
+            return g->stores[i].st;
+        }
+    }
+    return NULL;
+}
+
+/* The chain the client sent (leaf first, then what it added) against the plugin's CAs; the
+ * validity dates are checked too. */
+static int
+verified(struct gw_pctx *ctx, const struct conf *k, const struct global *g, X509 *leaf)
+{
+    X509_STORE *st = find_store(g, k->cas);
+    X509_STORE_CTX *x = st ? X509_STORE_CTX_new() : NULL;
+    int ok = 0;
+
+    if (x && X509_STORE_CTX_init(x, st, leaf, SSL_get_peer_cert_chain(ctx->ssl)) == 1) {
+        if (k->partial_chain) {
+            X509_STORE_CTX_set_flags(x, X509_V_FLAG_PARTIAL_CHAIN);
+        }
+        ok = X509_verify_cert(x) == 1;
+    }
+    X509_STORE_CTX_free(x);
+    ERR_clear_error();
+    return ok;
+}
+
+static const struct gw_val *
+lookup(const struct conf *k, const struct global *g, const char *name, size_t n)
+{
+    const struct gw_val *c = NULL;
+
+    for (int i = 0; i < 2 && k->by[i] && c == NULL; i++) {
+        c = index_find(k->by[i] == BY_USERNAME ? &g->by_username : &g->by_custom_id, name, n);
+    }
+    return c;
+}
+
+/* The consumer named by a SAN entry (DNS, email, URI), else by a subject CN. */
+static const struct gw_val *
+find_consumer(const struct conf *k, const struct global *g, X509 *leaf)
+{
+    GENERAL_NAMES *sans = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
+    const struct gw_val *c = NULL;
+
+    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans) && c == NULL; i++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
+        if (gn->type == GEN_DNS || gn->type == GEN_EMAIL || gn->type == GEN_URI) {
+            const ASN1_IA5STRING *s = gn->d.ia5;
+            c = lookup(k, g, (const char *)ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+        }
+    }
+    GENERAL_NAMES_free(sans);
+    X509_NAME *subj = X509_get_subject_name(leaf);
+    for (int i = -1; c == NULL && (i = X509_NAME_get_index_by_NID(subj, NID_commonName, i)) >= 0;) {
+        unsigned char *cn = NULL;
+        int n = ASN1_STRING_to_UTF8(&cn, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i)));
+        if (n > 0) {
+            c = lookup(k, g, (const char *)cn, (size_t)n);
+        }
+        OPENSSL_free(cn);
+    }
+    return c;
+}
+
+/* The subject as one group name: its first CN, or every entry as "SN=value" joined with '/'
+ * (lua-resty-openssl's name:tostring(), which Kong uses for DN). From the request arena. */
+static struct gw_str
+group_of(struct gw_pctx *ctx, X509 *leaf, int dn)
+{
+    X509_NAME *subj = X509_get_subject_name(leaf);
+    struct gw_str out = GW_STR_NULL;
+    size_t len = 0, cap = 256;
+    char *buf = gw_arena_alloc(ctx->arena, cap);
+
+    for (int i = 0; buf && i < X509_NAME_entry_count(subj); i++) {
+        const X509_NAME_ENTRY *e = X509_NAME_get_entry(subj, i);
+        int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+        unsigned char *v = NULL;
+        int n;
+        if ((!dn && nid != NID_commonName) ||
+            (n = ASN1_STRING_to_UTF8(&v, X509_NAME_ENTRY_get_data(e))) < 0) {
+            continue;
+        }
+        const char *sn = nid != NID_undef ? OBJ_nid2sn(nid) : "UNDEF";
+        size_t need = len + (dn ? strlen(sn) + 2 : 0) + (size_t)n + 1;
+        if (need > cap) {
+            char *nb = gw_arena_alloc(ctx->arena, cap = need * 2);
+            if (nb) {
+                memcpy(nb, buf, len);
+            }
+            buf = nb;
+        }
+        if (buf) {
+            len += dn ? (size_t)sprintf(buf + len, "%s%s=", len ? "/" : "", sn) : 0;
+            memcpy(buf + len, v, (size_t)n);
+            len += (size_t)n;
+            out = (struct gw_str){buf, len};
+        }
+        OPENSSL_free(v);
+        if (!dn) {
+            break;
+        }
+    }
+    return out;
+}
+
+static int
+access(struct gw_pctx *ctx, const void *conf, const void *global)
+{
+    const struct conf *k = conf;
+    const struct global *g = global;
+    X509 *leaf;
+
+    if (k->anonymous && ctx->credential) {
+        return 0; /* "logical OR": another auth plugin already identified the client */
+    }
+    leaf = ctx->ssl ? SSL_get0_peer_certificate(ctx->ssl) : NULL;
+    if (leaf == NULL) {
+        return fail(ctx, k, "No required TLS certificate was sent");
+    }
+    if (g == NULL || !verified(ctx, k, g, leaf)) {
+        return fail(ctx, k, "TLS certificate failed verification");
+    }
+    if (k->skip_lookup) {
+        /* no consumer: the certificate itself is the credential, and its CN or DN the
+         * group acl matches (kong.ctx.shared.authenticated_groups) */
+        static const struct gw_val cert_credential = {.type = GW_V_NULL};
+        gw_pctx_authenticate(ctx, NULL, &cert_credential, NULL);
+        struct gw_str *grp = gw_arena_alloc(ctx->arena, sizeof *grp);
+        if (grp && (*grp = group_of(ctx, leaf, k->group_by_dn)).p) {
+            ctx->auth_groups = grp;
+            ctx->nauth_groups = 1;
+        }
+        return 0;
+    }
+    const struct gw_val *c = find_consumer(k, g, leaf);
+    if (c == NULL) {
+        return fail(ctx, k, "TLS certificate failed verification");
+    }
+    /* matched through consumer_by: no credential entity, the consumer stands for it (not
+     * anonymous; no X-Credential-Identifier) */
+    gw_pctx_authenticate(ctx, c, c, NULL);
+    return 0;
+}
+
+const struct gw_plugin gw_handler_mtls_auth = {
+    .schema = &gw_schema_mtls_auth,
+    .compile = compile,
+    .init = init,
+    .access = access,
+};
