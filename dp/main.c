@@ -20,6 +20,7 @@
 #include "doc_cli.h"
 #include "health.h"
 #include "model.h"
+#include "realip.h"
 #include "snapshot.h"
 #include "status.h"
 #include "tls.h"
@@ -34,7 +35,7 @@ struct opts {
     double dns_refresh; /* s; 0: off */
     struct gw_listen status[GW_MAX_LISTENERS];
     int nstatus;
-    int nproxy_given, nstatus_given;
+    int nproxy_given, nstatus_given, ntrusted_given;
 };
 
 static struct opts o;
@@ -64,6 +65,10 @@ usage(FILE *f)
             "  --client-header-timeout S, --client-body-timeout S  (60s), --keepalive-timeout S (75s)\n"
             "  --dns-resolver IP[:PORT],...  DNS servers (default: /etc/resolv.conf)\n"
             "  --dns-refresh-interval S   lookups of names without a TTL (default 30; 0: none)\n"
+            "  --trusted-ips IP[/BITS],...  peers whose real-IP and X-Forwarded-* headers are\n"
+            "                             believed (repeatable; 0.0.0.0/0,::/0: all)\n"
+            "  --real-ip-header NAME      header with the client address (default X-Real-IP)\n"
+            "  --real-ip-recursive on|off  skip trusted addresses in it (default off)\n"
             "  --conf FILE                kong.conf-style file: key = value\n"
             "Each option may also come from the environment: TOLLGATE_PROXY_LISTEN, ...\n");
 }
@@ -189,6 +194,22 @@ set_option(const char *key, const char *val, int *nproxy_src)
             return -1;
         }
         *dst = t;
+    } else if (strcmp(key, "trusted_ips") == 0) {
+        if (gw_realip_add_trusted(val) < 0) {
+            fprintf(stderr, "tollgate-dp: trusted_ips: expected IP or CIDR entries: '%s'\n", val);
+            return -1;
+        }
+    } else if (strcmp(key, "real_ip_header") == 0) {
+        if (strcmp(val, "proxy_protocol") == 0 || gw_realip_set_header(val) < 0) {
+            fprintf(stderr, "tollgate-dp: real_ip_header: expected a header name\n");
+            return -1;
+        }
+    } else if (strcmp(key, "real_ip_recursive") == 0) {
+        if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
+            fprintf(stderr, "tollgate-dp: real_ip_recursive: expected on or off\n");
+            return -1;
+        }
+        gw_realip_set_recursive(strcmp(val, "on") == 0);
     } else if (strcmp(key, "dns_resolver") == 0) {
         gw_dns_resolver = strdup(val);
     } else if (strcmp(key, "dns_refresh_interval") == 0) {
@@ -547,6 +568,9 @@ main(int argc, char **argv)
         {"keepalive-timeout", required_argument, NULL, 1003},
         {"dns-refresh-interval", required_argument, NULL, 1004},
         {"dns-resolver", required_argument, NULL, 1005},
+        {"trusted-ips", required_argument, NULL, 1006},
+        {"real-ip-header", required_argument, NULL, 1007},
+        {"real-ip-recursive", required_argument, NULL, 1008},
         {"conf", required_argument, NULL, 'f'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -558,11 +582,13 @@ main(int argc, char **argv)
                                            "ssl_cert_key", "client_max_body_size",
                                            "client_header_timeout", "client_body_timeout",
                                            "keepalive_timeout", "dns_refresh_interval",
-                                           "dns_resolver", NULL};
+                                           "dns_resolver", "trusted_ips", "real_ip_header",
+                                           "real_ip_recursive", NULL};
     /* flags 1000.. carry the kong.conf key of the same name */
     static const char *const generic[] = {"client_max_body_size", "client_header_timeout",
                                           "client_body_timeout", "keepalive_timeout",
-                                          "dns_refresh_interval", "dns_resolver"};
+                                          "dns_refresh_interval", "dns_resolver",
+                                          "trusted_ips", "real_ip_header", "real_ip_recursive"};
     const char *conf = getenv("TOLLGATE_CONF");
     int c;
 
@@ -599,6 +625,8 @@ main(int argc, char **argv)
                 gw_opts.nlisten = 0;
             } else if (strcmp(*k, "status_listen") == 0) {
                 o.nstatus = 0;
+            } else if (strcmp(*k, "trusted_ips") == 0) {
+                gw_realip_clear_trusted();
             }
             if (set_option(*k, v, NULL) < 0) {
                 return 2;
@@ -654,7 +682,15 @@ main(int argc, char **argv)
         case 1003:
         case 1004:
         case 1005:
+        case 1007:
+        case 1008:
             rc = set_option(generic[c - 1000], optarg, NULL);
+            break;
+        case 1006:
+            if (o.ntrusted_given++ == 0) {
+                gw_realip_clear_trusted();
+            }
+            rc = set_option("trusted_ips", optarg, NULL);
             break;
         default:
             break;

@@ -29,6 +29,7 @@
 #include "balancer.h"
 #include "http1.h"
 #include "plugin.h"
+#include "realip.h"
 #include "tls.h"
 #include "router.h"
 #include "schema.h"
@@ -98,6 +99,8 @@ struct req {
     int status;
     uint64_t bytes_out;
     struct gw_pick pick;   /* balancer state across the tries (balancer.h) */
+    char client_ip[INET6_ADDRSTRLEN]; /* after trusted_ips / real_ip_header; "": the peer */
+    int peer_trusted;                 /* the connecting peer is in trusted_ips */
     struct gw_pctx pc;     /* plugins: header edits, consumer, answers */
     struct gw_http_head h; /* last: req_begin clears what comes before it */
 };
@@ -777,6 +780,75 @@ put_query(struct sbuf *b, struct gw_str q, const struct gw_pctx *pc)
     }
 }
 
+/* The client address after real-IP processing (nginx's $remote_addr). */
+static const char *
+client_ip(const struct client *c)
+{
+    return c->r.client_ip[0] ? c->r.client_ip : c->peer;
+}
+
+/* An incoming header's value when the peer is trusted (trusted_ips), else .p == NULL. */
+static struct gw_str
+from_trusted(const struct req *r, const char *name)
+{
+    const struct gw_http_header *hd = r->peer_trusted ? header(&r->h, name) : NULL;
+    return hd ? hd->value : GW_STR_NULL;
+}
+
+/* X-Real-IP and X-Forwarded-* (Kong §4.7): X-Real-IP is the client address; X-Forwarded-For
+ * appends the connecting peer to the incoming lines (or is the client address alone); the
+ * others keep an incoming value only from a trusted peer, else say what this hop saw. */
+static void
+put_forwarded(struct sbuf *b, const struct client *c, const struct gw_route_match *m,
+              struct gw_str norm)
+{
+    const struct req *r = &c->r;
+    struct gw_str in;
+    int n = 0;
+
+    sb_printf(b, "X-Real-IP: %s\r\n", client_ip(c));
+    for (unsigned i = 0; i < r->h.nheaders; i++) {
+        if (gw_str_caseeqz(r->h.headers[i].name, "x-forwarded-for")) {
+            if (n++) {
+                SB_LIT(b, ", ");
+            } else {
+                SB_LIT(b, "X-Forwarded-For: ");
+            }
+            sb_str(b, r->h.headers[i].value);
+        }
+    }
+    sb_printf(b, n ? ", %s\r\n" : "X-Forwarded-For: %s\r\n", n ? c->peer : client_ip(c));
+    if ((in = from_trusted(r, "x-forwarded-proto")).p) {
+        sb_header(b, "X-Forwarded-Proto", in);
+    } else {
+        sb_printf(b, "X-Forwarded-Proto: %s\r\n", c->l->ssl ? "https" : "http");
+    }
+    if ((in = from_trusted(r, "x-forwarded-host")).p) {
+        sb_header(b, "X-Forwarded-Host", in);
+    } else if (r->h.host.p) {
+        struct gw_str ho = host_only(r->h.host);
+        SB_LIT(b, "X-Forwarded-Host: ");
+        for (size_t i = 0; i < ho.n; i++) {
+            char ch = ho.p[i] >= 'A' && ho.p[i] <= 'Z' ? (char)(ho.p[i] + 32) : ho.p[i];
+            sb_put(b, &ch, 1);
+        }
+        SB_LIT(b, "\r\n");
+    }
+    if ((in = from_trusted(r, "x-forwarded-port")).p) {
+        sb_header(b, "X-Forwarded-Port", in);
+    } else {
+        sb_printf(b, "X-Forwarded-Port: %d\r\n", c->l->port);
+    }
+    in = from_trusted(r, "x-forwarded-path");
+    sb_header(b, "X-Forwarded-Path", in.p ? in : r->h.path);
+    if ((in = from_trusted(r, "x-forwarded-prefix")).p) {
+        sb_header(b, "X-Forwarded-Prefix", in);
+    } else if (r->ri->strip_path && m->prefix_len > 0 &&
+               !(m->prefix_len == 1 && norm.p[0] == '/')) {
+        sb_header(b, "X-Forwarded-Prefix", (struct gw_str){norm.p, m->prefix_len});
+    }
+}
+
 /* The request head for the upstream (Kong §4.6, §4.7). */
 static int
 build_upstream_head(struct client *c, const struct gw_route_match *m, struct gw_str norm)
@@ -844,31 +916,7 @@ build_upstream_head(struct client *c, const struct gw_route_match *m, struct gw_
     if (is_websocket(&r->h)) {
         SB_LIT(&b, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
     }
-    sb_printf(&b, "X-Real-IP: %s\r\n", c->peer);
-    const struct gw_http_header *xff = header(&r->h, "x-forwarded-for");
-    if (xff) {
-        SB_LIT(&b, "X-Forwarded-For: ");
-        sb_str(&b, xff->value);
-        sb_printf(&b, ", %s\r\n", c->peer);
-    } else {
-        sb_printf(&b, "X-Forwarded-For: %s\r\n", c->peer);
-    }
-    sb_printf(&b, "X-Forwarded-Proto: %s\r\n", c->l->ssl ? "https" : "http");
-    if (r->h.host.p) {
-        struct gw_str ho = host_only(r->h.host);
-        SB_LIT(&b, "X-Forwarded-Host: ");
-        for (size_t i = 0; i < ho.n; i++) {
-            char ch = ho.p[i] >= 'A' && ho.p[i] <= 'Z' ? (char)(ho.p[i] + 32) : ho.p[i];
-            sb_put(&b, &ch, 1);
-        }
-        SB_LIT(&b, "\r\n");
-    }
-    sb_printf(&b, "X-Forwarded-Port: %d\r\n", c->l->port);
-    sb_header(&b, "X-Forwarded-Path", r->h.path);
-    if (r->ri->strip_path && m->prefix_len > 0 &&
-        !(m->prefix_len == 1 && norm.p[0] == '/')) {
-        sb_header(&b, "X-Forwarded-Prefix", (struct gw_str){norm.p, m->prefix_len});
-    }
+    put_forwarded(&b, c, m, norm);
     const struct gw_http_header *via = header(&r->h, "via");
     if (via) {
         SB_LIT(&b, "Via: ");
@@ -899,6 +947,7 @@ req_route(struct client *c)
     ssize_t nn;
 
     atomic_fetch_add(&c->w->stats.requests, 1);
+    r->peer_trusted = gw_realip_client(c->peer, &r->h, r->client_ip, sizeof r->client_ip);
     if (r->h.chunked) {
         r->bk = F_CHUNKED;
     } else if (r->h.content_length > 0) {
@@ -966,7 +1015,7 @@ req_route(struct client *c)
     pc->h = &r->h;
     pc->route_id = r->ri->id;
     pc->service_id = r->svc ? r->svc->id : NULL;
-    pc->peer_ip = c->peer;
+    pc->peer_ip = client_ip(c);
     pc->https = c->l->ssl;
     pc->ssl = c->ssl;
     pc->client_fd = c->fd;
@@ -994,7 +1043,7 @@ req_route(struct client *c)
     }
     /* balancer hook: the first try's target (hash keys read the request); 503 when no
      * target is healthy */
-    struct gw_lb_request lbr = {{c->peer, strlen(c->peer)}, &r->h, in.path, &m,
+    struct gw_lb_request lbr = {{client_ip(c), strlen(client_ip(c))}, &r->h, in.path, &m,
                                 ev_now(c->w->loop)};
     r->target =
         gw_balancer_pick(&r->pick, r->svc, &c->w->rr[r->svc - s->services], &lbr, r->arena);
@@ -1347,7 +1396,7 @@ access_log(struct client *c)
     gmtime_r(&now, &tm);
     if (gw_opts.access_log_json) {
         strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        sb_printf(&b, "{\"time\":\"%s\",\"client_ip\":\"%s\",\"method\":\"", date, c->peer);
+        sb_printf(&b, "{\"time\":\"%s\",\"client_ip\":\"%s\",\"method\":\"", date, client_ip(c));
         log_str(&b, r->h.method, 1);
         SB_LIT(&b, "\",\"uri\":\"");
         log_str(&b, r->h.target, 1);
@@ -1369,7 +1418,7 @@ access_log(struct client *c)
         SB_LIT(&b, "\"}\n");
     } else {
         strftime(date, sizeof date, "%d/%b/%Y:%H:%M:%S +0000", &tm);
-        sb_printf(&b, "%s - - [%s] \"", c->peer, date);
+        sb_printf(&b, "%s - - [%s] \"", client_ip(c), date);
         log_str(&b, r->h.method, 0);
         SB_LIT(&b, " ");
         log_str(&b, r->h.target, 0);
