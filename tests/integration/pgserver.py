@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -160,3 +161,130 @@ class PgServer:
         self.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp = None
+
+
+class PgError(Exception):
+    """An ErrorResponse: .fields maps PostgreSQL's field codes ("C" SQLSTATE, "M" message,
+    "n" constraint name) to their values."""
+
+    def __init__(self, fields):
+        self.fields = fields
+        super().__init__(f"{fields.get('C', '')}: {fields.get('M', '')}")
+
+    @property
+    def sqlstate(self):
+        return self.fields.get("C")
+
+    @property
+    def constraint(self):
+        return self.fields.get("n")
+
+
+class PgConn:
+    """A minimal client of PostgreSQL's wire protocol (simple queries, trust authentication
+    only), so tests can hold a transaction open and LISTEN without libpq bindings:
+
+        c = PgConn(dsn); c.query("LISTEN tollgate_config")
+        c.notifications(timeout=2)   # [(channel, payload), ...] received so far or within
+    """
+
+    def __init__(self, dsn, timeout=30):
+        kv = dict(part.split("=", 1) for part in dsn.split())
+        self.sock = socket.create_connection((kv.get("host", "127.0.0.1"), int(kv["port"])),
+                                             timeout=timeout)
+        self.timeout = timeout
+        self.buf = b""
+        self.pending = []
+        body = b"".join(k.encode() + b"\0" + v.encode() + b"\0" for k, v in (
+            ("user", kv.get("user", USER)), ("database", kv.get("dbname", "postgres")))) + b"\0"
+        self.sock.sendall(struct.pack("!ii", 8 + len(body), 196608) + body)
+        while True:
+            kind, data = self._message()
+            if kind == b"R" and struct.unpack("!i", data[:4])[0] != 0:
+                raise RuntimeError("PgConn supports trust authentication only")
+            if kind == b"E":
+                raise PgError(self._fields(data))
+            if kind == b"Z":
+                return
+
+    def _fill(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("PostgreSQL closed the connection")
+            self.buf += chunk
+
+    def _message(self):
+        # nothing is consumed until the whole message is in: a timeout loses no bytes
+        self._fill(5)
+        kind, size = struct.unpack("!ci", self.buf[:5])
+        self._fill(1 + size)
+        data, self.buf = self.buf[5:1 + size], self.buf[1 + size:]
+        if kind == b"A":
+            channel, payload = data[4:].split(b"\0")[:2]
+            self.pending.append((channel.decode(), payload.decode()))
+        return kind, data
+
+    @staticmethod
+    def _fields(data):
+        out = {}
+        for item in data.split(b"\0"):
+            if item:
+                out[chr(item[0])] = item[1:].decode()
+        return out
+
+    def query(self, sql):
+        """Runs sql (one or more statements); returns the rows of the last result as tuples of
+        strings (None for NULL). Raises PgError on an error, after the server is ready again."""
+        data = sql.encode() + b"\0"
+        self.sock.settimeout(self.timeout)
+        self.sock.sendall(b"Q" + struct.pack("!i", 4 + len(data)) + data)
+        rows, err = [], None
+        while True:
+            kind, data = self._message()
+            if kind == b"T":
+                rows = []
+            elif kind == b"D":
+                n = struct.unpack("!h", data[:2])[0]
+                pos, row = 2, []
+                for _ in range(n):
+                    size = struct.unpack("!i", data[pos:pos + 4])[0]
+                    pos += 4
+                    row.append(None if size < 0 else data[pos:pos + size].decode())
+                    pos += max(size, 0)
+                rows.append(tuple(row))
+            elif kind == b"E":
+                err = PgError(self._fields(data))
+            elif kind == b"Z":
+                if err is not None:
+                    raise err
+                return rows
+
+    def notifications(self, timeout=0.0):
+        """Returns (and forgets) the notifications received so far; with none yet, waits up to
+        timeout seconds for the first."""
+        deadline = time.time() + timeout
+        while not self.pending:
+            left = deadline - time.time()
+            if left <= 0:
+                break
+            self.sock.settimeout(left)
+            try:
+                self._message()
+            except socket.timeout:
+                break
+        out, self.pending = self.pending, []
+        return out
+
+    def close(self):
+        try:
+            self.sock.sendall(b"X" + struct.pack("!i", 4))
+        except OSError:
+            pass
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
