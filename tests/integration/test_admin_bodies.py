@@ -1,0 +1,166 @@
+"""Request bodies as Kong's Admin API takes them (kong/api/arguments.lua): JSON,
+application/x-www-form-urlencoded and multipart/form-data with Kong's key forms (`paths[]=`,
+`paths[1]=`, repeated keys, `config.minute=`, `service.id=`), values coerced by the schema,
+an empty value meaning null."""
+import pytest
+
+from test_admin_common import api, expect, schema_violation, uniq  # noqa: F401
+
+
+def send(api, method, path, kind, pairs):
+    """pairs: list of (key, value) sent as a form (kind 'form') or multipart ('multipart')."""
+    if kind == "form":
+        return api.request(method, path, data=pairs)
+    r = api.request(method, path, files=[(k, (None, v)) for k, v in pairs])
+    assert r.request.headers["Content-Type"].startswith("multipart/form-data")
+    return r
+
+
+KINDS = ["form", "multipart"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_service_scalars_are_coerced(api, kind):
+    n = uniq("form")
+    s = expect(send(api, "POST", "/services", kind,
+                    [("name", n), ("host", "form.test"), ("port", "8080"), ("retries", "2"),
+                     ("enabled", "false"), ("tags", "a"), ("tags", "b")]), 201)
+    assert s["name"] == n and s["port"] == 8080 and s["retries"] == 2
+    assert s["enabled"] is False and s["tags"] == ["a", "b"]
+    assert s["path"] is None
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_url_shorthand_as_form(api, kind):
+    s = expect(send(api, "POST", "/services", kind, [("url", "https://form.test:9443/x")]), 201)
+    assert (s["protocol"], s["host"], s["port"], s["path"]) == ("https", "form.test", 9443,
+                                                                "/x")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("style", ["brackets", "indexed", "repeated"])
+def test_route_arrays(api, kind, style):
+    a, b = "/" + uniq("a"), "/" + uniq("b")
+    if style == "brackets":
+        pairs = [("paths[]", a), ("paths[]", b), ("methods[]", "GET"), ("methods[]", "POST")]
+    elif style == "indexed":
+        pairs = [("paths[1]", a), ("paths[2]", b), ("methods[1]", "GET"), ("methods[2]", "POST")]
+    else:
+        pairs = [("paths", a), ("paths", b), ("methods", "GET"), ("methods", "POST")]
+    r = expect(send(api, "POST", "/routes", kind, pairs + [("strip_path", "false"),
+                                                          ("regex_priority", "3")]), 201)
+    assert r["paths"] == [a, b]
+    assert sorted(r["methods"]) == ["GET", "POST"]
+    assert r["strip_path"] is False and r["regex_priority"] == 3
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_single_value_for_an_array_field(api, kind):
+    r = expect(send(api, "POST", "/routes", kind, [("hosts", "one.test")]), 201)
+    assert r["hosts"] == ["one.test"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_foreign_key_with_dotted_key(api, kind):
+    s = api.service()
+    r = expect(send(api, "POST", "/routes", kind,
+                    [("paths[]", "/" + uniq("fk")), ("service.id", s["id"])]), 201)
+    assert r["service"] == {"id": s["id"]}
+    r2 = expect(send(api, "POST", "/routes", kind,
+                     [("paths[]", "/" + uniq("fk")), ("service.name", s["name"])]), 201)
+    assert r2["service"] == {"id": s["id"]}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_plugin_config_dotted(api, kind):
+    s = api.service()
+    p = expect(send(api, "POST", f"/services/{s['id']}/plugins", kind,
+                    [("name", "rate-limiting"), ("config.minute", "5"), ("config.hour", "100"),
+                     ("config.policy", "local"), ("config.hide_client_headers", "true")]), 201)
+    assert p["config"]["minute"] == 5 and p["config"]["hour"] == 100
+    assert p["config"]["policy"] == "local" and p["config"]["hide_client_headers"] is True
+    k = expect(send(api, "POST", "/plugins", kind,
+                    [("name", "key-auth"), ("route.id", api.route()["id"]),
+                     ("config.key_names[1]", "apikey"), ("config.key_names[2]", "x-key")]), 201)
+    assert k["config"]["key_names"] == ["apikey", "x-key"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_empty_value_means_null(api, kind):
+    s = expect(send(api, "POST", "/services", kind,
+                    [("host", "null.test"), ("path", ""), ("name", "")]), 201)
+    assert s["path"] is None and s["name"] is None
+    s = api.service(path="/keep", tags=["x"])
+    p = expect(send(api, "PATCH", f"/services/{s['id']}", kind, [("path", "")]), 200)
+    assert p["path"] is None
+    assert p["tags"] == ["x"] and p["host"] == s["host"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_patch_and_put_with_form(api, kind):
+    s = api.service()
+    p = expect(send(api, "PATCH", f"/services/{s['name']}", kind,
+                    [("protocol", "https"), ("port", "443")]), 200)
+    assert p["protocol"] == "https" and p["port"] == 443 and p["id"] == s["id"]
+    n = uniq("formput")
+    u = expect(send(api, "PUT", f"/services/{n}", kind, [("host", "put.test")]), 200)
+    assert u["name"] == n and u["host"] == "put.test"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_form_schema_errors_are_kong_errors(api, kind):
+    expect(send(api, "POST", "/services", kind, [("host", "e.test"), ("port", "abc")]), 400,
+           schema_violation({"port": "expected an integer"}, "port: expected an integer"))
+    expect(send(api, "POST", "/routes", kind, [("paths[]", "nope")]), 400,
+           schema_violation({"paths": ["should start with: / (fixed path) or ~/ (regex path)"]},
+                            "paths.1: should start with: / (fixed path) or ~/ (regex path)"))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_credentials_as_form(api, kind):
+    c = api.consumer()
+    ba = expect(send(api, "POST", f"/consumers/{c['id']}/basic-auth", kind,
+                     [("username", uniq("fu")), ("password", "pw")]), 201)
+    assert ba["consumer"] == {"id": c["id"]} and ba["password"] != "pw"
+    ka = expect(send(api, "POST", f"/consumers/{c['username']}/key-auth", kind,
+                     [("key", "form-key-" + uniq())]), 201)
+    assert ka["key"].startswith("form-key-")
+
+
+def test_json_with_charset(api):
+    r = api.post("/services", data=b'{"host":"charset.test"}',
+                 headers={"Content-Type": "application/json; charset=utf-8"})
+    assert expect(r, 201)["host"] == "charset.test"
+
+
+def test_json_null_in_patch_removes(api):
+    s = api.service(path="/p", tags=["t"])
+    p = expect(api.patch(f"/services/{s['id']}", json={"path": None, "tags": None}), 200)
+    assert p["path"] is None and p["tags"] is None
+
+
+def test_arrays_replaced_wholesale_by_patch(api):
+    r = api.route(paths=["/a1", "/a2"], methods=["GET", "POST"])
+    p = expect(api.patch(f"/routes/{r['id']}", json={"paths": ["/b"]}), 200)
+    assert p["paths"] == ["/b"] and p["methods"] == ["GET", "POST"]
+
+
+def test_get_ignores_body(api):
+    r = api.get("/services", data="this fails if decoded as json",
+                headers={"Content-Type": "application/json"})
+    expect(r, 200)
+
+
+def test_unicode_names_roundtrip(api):
+    n = "sérvice-ünïcode-" + uniq("u")
+    s = expect(api.post("/services", json={"name": n, "host": "u.test"}), 201)
+    assert s["name"] == n
+    from urllib.parse import quote
+    expect(api.get(f"/services/{quote(n)}"), 200, s)
+
+
+def test_trailing_slash_tolerated(api):
+    c = api.consumer()
+    page = expect(api.get("/consumers/"), 200)
+    assert isinstance(page["data"], list)
+    expect(api.get(f"/consumers/{c['id']}/"), 200, c)
