@@ -24,6 +24,20 @@ PGBIN = os.environ.get("TOLLGATE_PGBIN") or "/usr/lib/postgresql/15/bin"
 USER = "gateway"
 
 
+# The server is a daemon: if the test process dies without running atexit (SIGKILL, a CI
+# timeout), this stops it and removes its directory. $1: the test process, $2: the temp dir.
+_WATCHDOG = """
+while kill -0 "$1" 2>/dev/null; do sleep 1; done
+pid=$(head -n 1 "$2/pg/postmaster.pid" 2>/dev/null) || pid=
+if [ -n "$pid" ]; then
+    kill -INT "$pid" 2>/dev/null
+    i=0
+    while kill -0 "$pid" 2>/dev/null && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+fi
+rm -rf "$2"
+"""
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -69,6 +83,7 @@ class PgServer:
             self.as_pg = ["runuser", "-u", "postgres", "--"]
         self._initdb_done = False
         self._dbs = itertools.count(1)
+        self._watchdog = None
         atexit.register(self.cleanup)
 
     def _run(self, *args, timeout=60):
@@ -93,6 +108,11 @@ class PgServer:
                 "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
         self._run(os.path.join(self.bindir, "pg_ctl"), "-D", self.datadir, "-l", self.logfile,
                   "-w", "-t", "30", "-o", opts, "start")
+        if self._watchdog is None:
+            self._watchdog = subprocess.Popen(
+                ["sh", "-c", _WATCHDOG, "watchdog", str(os.getpid()), self.tmp],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True)
         return self
 
     def pid(self):
@@ -161,6 +181,10 @@ class PgServer:
         self.stop()
         shutil.rmtree(self.tmp, ignore_errors=True)
         self.tmp = None
+        if self._watchdog is not None:
+            self._watchdog.kill()
+            self._watchdog.wait()
+            self._watchdog = None
 
 
 class PgError(Exception):
