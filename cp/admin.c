@@ -23,6 +23,30 @@ static struct gw_admin_opts opts;
 static struct MHD_Daemon *daemons[2 * GW_ADMIN_MAX_LISTEN];
 static int ndaemons;
 static char *ssl_cert_pem, *ssl_key_pem, *ssl_ca_pem;
+static _Atomic long total_requests, connections_accepted, connections_active;
+
+void
+gw_admin_counters(long *total, long *accepted, long *active)
+{
+    *total = total_requests;
+    *accepted = connections_accepted;
+    *active = connections_active;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+              enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)socket_ctx;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        connections_accepted++;
+        connections_active++;
+    } else {
+        connections_active--;
+    }
+}
 
 /* ---- small helpers ---- */
 
@@ -401,6 +425,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     }
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    total_requests++;
     r->method = method;
     r->ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
     split_path(r, url);
@@ -550,7 +575,7 @@ start_one(const char *addr, int tls)
 {
     struct sockaddr_storage ss;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-    struct MHD_OptionItem o[12];
+    struct MHD_OptionItem o[14];
     int n = 0;
 
     if (parse_addr(addr, &ss) < 0) {
@@ -563,6 +588,7 @@ start_one(const char *addr, int tls)
     o[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
     o[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, opts.threads, NULL};
     o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL};
+    o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL};
     o[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL};
     o[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
     if (tls) {

@@ -136,15 +136,27 @@ static void
 lua_tree(struct sbuf *b, const json_t *v)
 {
     if (json_is_object(v)) {
+        /* keys sorted, as Kong's rendering prints them */
+        size_t n = json_object_size(v), i = 0;
+        const char **keys = malloc((n ? n : 1) * sizeof *keys);
         const char *k;
         json_t *x;
-        int first = 1;
-        sput(b, "{", 1);
         json_object_foreach((json_t *)v, k, x) {
-            if (!first) {
+            keys[i++] = k;
+        }
+        for (size_t a = 1; a < n; a++) {
+            for (size_t c = a; c > 0 && strcmp(keys[c - 1], keys[c]) > 0; c--) {
+                const char *t = keys[c];
+                keys[c] = keys[c - 1];
+                keys[c - 1] = t;
+            }
+        }
+        sput(b, "{", 1);
+        for (i = 0; i < n; i++) {
+            k = keys[i];
+            if (i) {
                 sput(b, ",", 1);
             }
-            first = 0;
             if (k[0] == '@' || strchr(k, '-')) {
                 sputs(b, "[\"");
                 sputs(b, k);
@@ -153,21 +165,31 @@ lua_tree(struct sbuf *b, const json_t *v)
                 sputs(b, k);
                 sput(b, "=", 1);
             }
-            lua_tree(b, x);
+            lua_tree(b, json_object_get(v, k));
         }
+        free(keys);
         sput(b, "}", 1);
     } else if (json_is_array(v)) {
+        /* a sequence prints bare; with holes (valid entries) the indexes are written */
         size_t i;
         json_t *x;
-        int first = 1;
+        int first = 1, holes = 0;
+        json_array_foreach(v, i, x) {
+            holes |= json_is_null(x);
+        }
         sput(b, "{", 1);
         json_array_foreach(v, i, x) {
             if (json_is_null(x)) {
                 continue;
             }
-            char idx[32];
-            snprintf(idx, sizeof idx, "%s[%zu]=", first ? "" : ",", i + 1);
-            sputs(b, idx);
+            if (!first) {
+                sput(b, ",", 1);
+            }
+            if (holes) {
+                char idx[32];
+                snprintf(idx, sizeof idx, "[%zu]=", i + 1);
+                sputs(b, idx);
+            }
             first = 0;
             lua_tree(b, x);
         }

@@ -457,7 +457,9 @@ gw_ent_tags_filter(struct areq *r, const char *tags, char *json, size_t len, int
         }
         for (size_t i = 0; i < m; i++) {
             unsigned char c = (unsigned char)p[i];
-            if (c < 0x20 || c == 0x7f || (c > 0x7f && c < 0x80) || c > 0xf4) {
+            int word = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                       c == '.' || c == '-' || c == '_' || c == '~' || (c >= 0x80 && c <= 0xf4);
+            if (!word) {
                 why = "invalid filter syntax";
             }
         }
@@ -595,15 +597,14 @@ list(struct areq *r, const struct gw_ent *e, const struct gw_scope *sc)
         while (pl > 1 && path[pl - 1] == '/') {
             path[--pl] = '\0';
         }
-        snprintf(next, sizeof next, "\"%s?offset=%s", path, esc);
-        if (areq_arg(r, "size")) {
-            cat(next, sizeof next, "&size=%d%s", "", "");
-            snprintf(next + strlen(next) - 2, 16, "%d", size);
+        int nl = snprintf(next, sizeof next, "\"%s?offset=%s", path, esc);
+        if (areq_arg(r, "size") && nl > 0 && (size_t)nl < sizeof next) {
+            nl += snprintf(next + nl, sizeof next - (size_t)nl, "&size=%d", size);
         }
-        if (tags) {
+        if (tags && nl > 0 && (size_t)nl < sizeof next) {
             char tesc[600];
             url_escape(tags, tesc, sizeof tesc);
-            cat(next, sizeof next, "&tags=%s%s", tesc, "");
+            snprintf(next + nl, sizeof next - (size_t)nl, "&tags=%s", tesc);
         }
         cat(next, sizeof next, "\"%s%s", "", "");
     }
@@ -1150,7 +1151,9 @@ get_one(struct areq *r, const struct gw_ent *e, const char *key, const struct gw
     char id[GW_UUID_LEN + 1];
     int rc = find(r, e, key, sc, id, NULL);
 
-    if (rc == 0) {
+    if (rc == 0 && e->def->type == GW_ENT_CERTIFICATES && !is_uuid(key)) {
+        reply_msg(r, 404, "SNI not found");
+    } else if (rc == 0) {
         reply_msg(r, 404, "Not found");
     } else if (rc > 0) {
         reply_stored(r, e, id, 200);

@@ -124,13 +124,17 @@ status(struct areq *r)
         PQclear(res);
         gw_store_put(r->opts->store, pg);
     }
+    long total, accepted, active;
+    gw_admin_counters(&total, &accepted, &active);
+    /* a request being answered is writing; the other open connections wait */
     json_t *j = json_pack("{s:{s:b},s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:{s:{},s:{}}}", "database",
                           "reachable", reachable, "server", "connections_active",
-                          (json_int_t)1, "connections_reading", (json_int_t)0,
+                          (json_int_t)active, "connections_reading", (json_int_t)0,
                           "connections_writing", (json_int_t)1, "connections_waiting",
-                          (json_int_t)0, "connections_accepted", (json_int_t)0,
-                          "connections_handled", (json_int_t)0, "total_requests",
-                          (json_int_t)0, "memory", "lua_shared_dicts", "workers_lua_vms");
+                          (json_int_t)(active > 1 ? active - 1 : 0), "connections_accepted",
+                          (json_int_t)accepted, "connections_handled", (json_int_t)accepted,
+                          "total_requests", (json_int_t)total, "memory", "lua_shared_dicts",
+                          "workers_lua_vms");
     reply_json(r, 200, j);
 }
 

@@ -51,6 +51,9 @@ void reply_err(struct areq *r, int status, int code, const char *name, const cha
 /* A failed statement: 503 when PostgreSQL went away, else 500 (the cause is logged). */
 void reply_db(struct areq *r, PGresult *res);
 
+/* Request and connection counters for /status. */
+void gw_admin_counters(long *total, long *accepted, long *active);
+
 /* Handler families. Each returns 1 when it recognised the path (and replied, or set
  * r->allow for a method it does not serve), 0 when the path is not its. */
 int gw_admin_info(struct areq *r);   /* /, /status, /schemas, /plugins/enabled, /endpoints */
