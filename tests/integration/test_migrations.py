@@ -1,6 +1,8 @@
 """`tollgate-cp migrations` against a real PostgreSQL, the control plane's schema check at
 start-up, and what migrations/001_core promises the Admin API: the config-version trigger with
 its NOTIFY on commit, and the foreign keys' cascades and restrictions."""
+import os
+import pty
 import socket
 import subprocess
 import threading
@@ -178,6 +180,48 @@ def test_reset(pg):
     assert p.returncode == 0, p.stderr
     assert "001_core (executed)" in p.stdout
     assert migrations(dsn, "list").returncode == 0
+
+
+def reset_on_tty(dsn, answers):
+    """`migrations reset` with stdin on a terminal, typing answers."""
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([str(CP_BIN), "migrations", "reset", "--pg-dsn", dsn], stdin=slave,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        os.write(master, answers.encode())
+        out, err = p.communicate(timeout=60)
+    finally:
+        os.close(master)
+        os.close(slave)
+    return p.returncode, out, err
+
+
+def test_reset_asks_on_a_terminal(booted):
+    rc, out, _ = reset_on_tty(booted, "maybe\nn\n")
+    assert rc == 0
+    assert out.count("Are you sure? This operation is irreversible. [Y/n]") == 2
+    assert "cancelled" in out
+    assert "services" in tables(booted)
+    rc, out, err = reset_on_tty(booted, "y\n")
+    assert rc == 0, err
+    assert "Database successfully reset" in out
+    assert tables(booted) == set()
+
+
+def test_failed_step_records_nothing(db):
+    """A step and its meta row commit together: a failing bootstrap leaves no trace of the
+    step, and once the cause is gone, bootstrap works."""
+    psql(db, "CREATE TABLE services (x int)")
+    p = migrations(db, "bootstrap")
+    assert p.returncode == 1
+    assert "migration 001_core (up) failed" in p.stderr
+    assert 'relation "services" already exists' in p.stderr
+    assert tables(db) == {"services", "tollgate_schema_meta"}
+    assert migrations(db, "list").returncode == 3
+    psql(db, "DROP TABLE services")
+    p = migrations(db, "bootstrap")
+    assert p.returncode == 0, p.stderr
+    assert migrations(db, "list").returncode == 0
 
 
 def test_reset_drops_unknown_migrations_objects(booted):
