@@ -158,6 +158,12 @@ on_client_hello(SSL *ssl, int *al, void *arg)
          sni_of(ext, len, name, sizeof name) == 0 && mtls_sni(t, name))) {
         SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
         SSL_set_session_id_context(ssl, mtls_sid_ctx, sizeof mtls_sid_ctx - 1);
+        /* no resumption (Kong's disable_session_reuse): a session ticket would keep the
+         * client's certificate but not the chain it sent, and every request is checked
+         * against the CAs of the config it runs with. Session ids are not resumed either:
+         * connections end without close_notify, which drops them from the cache. */
+        SSL_set_options(ssl, SSL_OP_NO_TICKET);
+        SSL_set_num_tickets(ssl, 0);
     }
     return SSL_CLIENT_HELLO_SUCCESS;
 }

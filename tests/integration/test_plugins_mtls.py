@@ -228,7 +228,7 @@ def test_plain_http_is_401(gw):
         out = b""
         while chunk := s.recv(65536):
             out += chunk
-    assert out.startswith(b"HTTP/1.1 401")
+    assert out.startswith(b"HTTP/1.1 401 Unauthorized\r\n")
     assert json.loads(out.partition(b"\r\n\r\n")[2])["message"] == \
         "No required TLS certificate was sent"
 
@@ -391,3 +391,25 @@ def test_sni_scoped_routes_authenticate(sni_gw, pki):
     st, body = request(sni_gw.ssl_port, "/", sni="open.test", cert=pki.client("alice"))
     assert st == 200
     assert "x-consumer-id" not in body["headers"]
+
+
+def test_resumed_session_keeps_the_client_chain(gw, pki):
+    """A client that offers its previous session gets its certificate and intermediate
+    checked again (a resumed session from a ticket would not hold the intermediate)."""
+    cert = pki.client("alice", issuer=pki.inter, chain=[pki.inter[0]])
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.load_cert_chain(*cert)
+    session = None
+    for attempt in range(2):
+        with socket.create_connection(("127.0.0.1", gw.ssl_port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname="mtls.test", session=session) as s:
+                s.sendall(b"GET /m HTTP/1.1\r\nHost: mtls.test\r\nConnection: close\r\n\r\n")
+                out = b""
+                while chunk := s.recv(65536):
+                    out += chunk
+                session = s.session
+        assert out.startswith(b"HTTP/1.1 200"), out[:300]
+        assert json.loads(out.partition(b"\r\n\r\n")[2])["headers"]["x-consumer-username"] == \
+            "alice"
