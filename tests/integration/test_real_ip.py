@@ -202,3 +202,35 @@ def test_bad_options_are_refused(tmp_path, args):
                        capture_output=True, timeout=10)
     assert p.returncode != 0
     assert args[0].lstrip("-").replace("-", "_") in p.stderr.decode()
+
+
+@pytest.mark.parametrize("trust", [True, False])
+def test_hash_on_ip_uses_the_real_ip(tmp_path, trust):
+    a, b = Echo("a"), Echo("b")
+    extra = ("--trusted-ips", "127.0.0.1" if trust else "10.0.0.0/8")
+    g = Gateway(tmp_path, f"""
+_format_version: "3.0"
+upstreams:
+  - name: up
+    algorithm: consistent-hashing
+    hash_on: ip
+    targets: [{{target: "127.0.0.1:{a.port}"}}, {{target: "127.0.0.1:{b.port}"}}]
+services:
+  - name: hashed
+    host: up
+    routes: [{{paths: [/hash]}}]
+""", extra=extra)
+    try:
+        def server(ip):
+            r = http_request(g.port, "GET", "/hash", [("Host", "x"), ("X-Real-IP", ip)])
+            assert r.status == 200
+            return r.json()["server"]
+        seen = {server(f"198.51.100.{i}") for i in range(1, 25)}
+        # one client address always lands on one target
+        assert len({server("198.51.100.7") for _ in range(5)}) == 1
+        # a trusted peer's clients spread over both; an untrusted peer is one client
+        assert seen == ({"a", "b"} if trust else {server("198.51.100.1")})
+    finally:
+        g.stop()
+        a.stop()
+        b.stop()
