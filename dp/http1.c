@@ -800,8 +800,9 @@ line_byte(struct gw_chunked *c)
     return 0;
 }
 
-ssize_t
-gw_chunked_scan(struct gw_chunked *c, const char *in, size_t n, int *done)
+/* The scanner; with out, the payload bytes are also copied to out + *outn. */
+static ssize_t
+scan_chunked(struct gw_chunked *c, const char *in, size_t n, int *done, char *out, size_t *outn)
 {
     size_t i = 0;
 
@@ -874,6 +875,10 @@ gw_chunked_scan(struct gw_chunked *c, const char *in, size_t n, int *done)
             break;
         case S_DATA: {
             size_t take = n - i < c->left ? n - i : (size_t)c->left;
+            if (out) {
+                memcpy(out + *outn, in + i, take);
+                *outn += take;
+            }
             c->left -= take;
             c->payload_bytes += take;
             i += take;
@@ -951,4 +956,17 @@ gw_chunked_scan(struct gw_chunked *c, const char *in, size_t n, int *done)
 fail:
     c->state = S_ERROR;
     return -1;
+}
+
+ssize_t
+gw_chunked_scan(struct gw_chunked *c, const char *in, size_t n, int *done)
+{
+    return scan_chunked(c, in, n, done, NULL, NULL);
+}
+
+ssize_t
+gw_chunked_decode(struct gw_chunked *c, const char *in, size_t n, int *done, char *out,
+                  size_t *outn)
+{
+    return scan_chunked(c, in, n, done, out, outn);
 }

@@ -109,4 +109,9 @@ struct gw_chunked {
  * connection must close; later calls return -1 too). in may be split at any byte. */
 ssize_t gw_chunked_scan(struct gw_chunked *c, const char *in, size_t n, int *done);
 
+/* gw_chunked_scan that also decodes: the payload bytes among the ones it returns are copied
+ * to out + *outn and *outn grows by their count (out needs room for n more bytes). */
+ssize_t gw_chunked_decode(struct gw_chunked *c, const char *in, size_t n, int *done, char *out,
+                          size_t *outn);
+
 #endif

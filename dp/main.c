@@ -62,6 +62,8 @@ usage(FILE *f)
             "  --access-log PATH|off      access log (default off)\n"
             "  --access-log-format combined|json  (default combined)\n"
             "  --client-max-body-size N[k|m|g]  largest request body (default 0: unlimited)\n"
+            "  --max-buffered-body-size N[k|m|g]  largest body held in memory for plugins that\n"
+            "                          read it (default 8m; larger requests: 413)\n"
             "  --client-header-timeout S, --client-body-timeout S  (60s), --keepalive-timeout S (75s)\n"
             "  --dns-resolver IP[:PORT],...  DNS servers (default: /etc/resolv.conf)\n"
             "  --dns-refresh-interval S   lookups of names without a TTL (default 30; 0: none)\n"
@@ -176,6 +178,14 @@ set_option(const char *key, const char *val, int *nproxy_src)
                strcmp(key, "nginx_http_client_max_body_size") == 0) {
         if (parse_size(val, &gw_opts.client_max_body_size) < 0) {
             fprintf(stderr, "tollgate-dp: %s: expected a size such as 10m (0: unlimited)\n", key);
+            return -1;
+        }
+    } else if (strcmp(key, "max_buffered_body_size") == 0) {
+        /* ours: kong.conf has no key for it (client_body_buffer_size only says when nginx
+         * spills a body to a temporary file) */
+        if (parse_size(val, &gw_opts.max_buffered_body_size) < 0 ||
+            gw_opts.max_buffered_body_size < 1) {
+            fprintf(stderr, "tollgate-dp: %s: expected a size such as 8m\n", key);
             return -1;
         }
     } else if (strcmp(key, "client_header_timeout") == 0 ||
@@ -571,6 +581,7 @@ main(int argc, char **argv)
         {"trusted-ips", required_argument, NULL, 1006},
         {"real-ip-header", required_argument, NULL, 1007},
         {"real-ip-recursive", required_argument, NULL, 1008},
+        {"max-buffered-body-size", required_argument, NULL, 1100},
         {"conf", required_argument, NULL, 'f'},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
@@ -580,6 +591,7 @@ main(int argc, char **argv)
                                            "proxy_ssl_listen", "status_listen", "workers",
                                            "access_log", "access_log_format", "ssl_cert",
                                            "ssl_cert_key", "client_max_body_size",
+                                           "max_buffered_body_size",
                                            "client_header_timeout", "client_body_timeout",
                                            "keepalive_timeout", "dns_refresh_interval",
                                            "dns_resolver", "trusted_ips", "real_ip_header",
@@ -691,6 +703,9 @@ main(int argc, char **argv)
                 gw_realip_clear_trusted();
             }
             rc = set_option("trusted_ips", optarg, NULL);
+            break;
+        case 1100:
+            rc = set_option("max_buffered_body_size", optarg, NULL);
             break;
         default:
             break;

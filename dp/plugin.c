@@ -240,12 +240,18 @@ gw_plugins_access(struct gw_pctx *ctx)
     if (ps == NULL) {
         return 0;
     }
-    for (uint32_t k = 0; k < ps->ntypes; k++) {
+    for (uint32_t k = ctx->resume; k < ps->ntypes; k++) {
         const struct ptype *t = &ps->types[k];
         const char *c = ctx->consumer ? gw_config_id(GW_ENT_CONSUMERS, ctx->consumer) : "";
         const struct pinst *pi = resolve(t, r, s, c);
         if (pi == NULL) {
             continue;
+        }
+        if (t->p->needs_body && !ctx->body_read && t->p->needs_body(pi->state, ctx)) {
+            /* the proxy reads the body and calls again: this plugin is resolved again then,
+             * with the same consumer, so it is the same instance */
+            ctx->resume = k;
+            return GW_ACCESS_BODY;
         }
         if (ctx->nran < sizeof ctx->ran / sizeof ctx->ran[0]) {
             ctx->ran[ctx->nran] = (uint16_t)k;
@@ -271,7 +277,78 @@ gw_plugins_header_filter(struct gw_pctx *ctx)
     }
 }
 
+void
+gw_plugins_body_filter(struct gw_pctx *ctx)
+{
+    const struct gw_plugin_set *ps = ctx->snap->plugins;
+
+    for (unsigned i = 0; ps && i < ctx->nran; i++) {
+        const struct ptype *t = &ps->types[ctx->ran[i]];
+        if (t->p->body_filter) {
+            t->p->body_filter(ctx, ctx->ran_conf[i], t->global);
+        }
+    }
+}
+
 /* ------------------------------------------------------------------ the handler API */
+
+struct gw_str
+gw_pctx_body(const struct gw_pctx *ctx)
+{
+    if (!ctx->body_read) {
+        return GW_STR_NULL;
+    }
+    return ctx->body_replaced ? ctx->new_body : ctx->req_body;
+}
+
+void
+gw_pctx_set_body(struct gw_pctx *ctx, struct gw_str body)
+{
+    ctx->body_replaced = 1;
+    ctx->new_body = body;
+}
+
+struct gw_str
+gw_pctx_content_type(const struct gw_pctx *ctx)
+{
+    struct gw_str v[1];
+
+    if (gw_pctx_header_values(ctx->h, ctx->req_edits, ctx->nreq_edits, "Content-Type", v, 1)) {
+        return v[0];
+    }
+    return GW_STR_NULL;
+}
+
+void
+gw_pctx_buffer_resp_body(struct gw_pctx *ctx)
+{
+    ctx->resp_buffer = 1;
+}
+
+struct gw_str
+gw_pctx_resp_body(const struct gw_pctx *ctx)
+{
+    return ctx->resp_body_replaced ? ctx->new_resp_body : ctx->resp_body;
+}
+
+void
+gw_pctx_set_resp_body(struct gw_pctx *ctx, struct gw_str body)
+{
+    ctx->resp_body_replaced = 1;
+    ctx->new_resp_body = body;
+}
+
+struct gw_str
+gw_pctx_resp_content_type(const struct gw_pctx *ctx)
+{
+    struct gw_str v[1];
+
+    if (gw_pctx_header_values(ctx->resp_h, ctx->resp_edits, ctx->nresp_edits, "Content-Type", v,
+                              1)) {
+        return v[0];
+    }
+    return GW_STR_NULL;
+}
 
 struct gw_str
 gw_pctx_header(const struct gw_pctx *ctx, const char *name, unsigned *count)

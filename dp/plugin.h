@@ -33,12 +33,25 @@ typedef int gw_access_fn(struct gw_pctx *ctx, const void *conf, const void *glob
 /* header_filter: adjust the response head (gw_pctx_set_resp_header). */
 typedef void gw_header_filter_fn(struct gw_pctx *ctx, const void *conf, const void *global);
 
+/* needs_body: whether this instance's access handler reads this request's body (key-auth
+ * with key_in_body and a form, multipart or JSON body, ...). Asked just before the handler
+ * would run (ctx has the head and the edits so far); when yes, the proxy reads the whole
+ * body first. Requests no plugin asks this for stream their bodies as they come. */
+typedef int gw_needs_body_fn(const void *conf, const struct gw_pctx *ctx);
+
+/* body_filter: the whole response body, after header_filter asked for it
+ * (gw_pctx_buffer_resp_body); read it with gw_pctx_resp_body, replace it with
+ * gw_pctx_set_resp_body. */
+typedef void gw_body_filter_fn(struct gw_pctx *ctx, const void *conf, const void *global);
+
 struct gw_plugin {
     const struct gw_plugin_schema *schema;
     gw_compile_fn *compile;
     gw_init_fn *init;
     gw_access_fn *access;
     gw_header_filter_fn *header_filter;
+    gw_needs_body_fn *needs_body;
+    gw_body_filter_fn *body_filter;
 };
 
 /* ---- per snapshot (snapshot.c calls these on the config thread) ---- */
@@ -113,7 +126,26 @@ struct gw_pctx {
     uint16_t ran[64];
     const void *ran_conf[64];
     unsigned nran;
+    /* request body: read whole by the proxy before the first access handler that needs it
+     * (body_read then 1, req_body the payload, chunked framing removed); a replacement set
+     * by a plugin goes upstream with a Content-Length */
+    int body_read;
+    struct gw_str req_body;
+    int body_replaced;
+    struct gw_str new_body;
+    uint32_t resume; /* access: the plugin type to go on from after the body is read */
+    struct gw_str method; /* the upstream request's method when a plugin changed it */
+    /* response body: header_filter asked for it (resp_buffer); in body_filter resp_body is
+     * the whole payload and a replacement goes out instead */
+    int resp_buffer;
+    struct gw_str resp_body;
+    int resp_body_replaced;
+    struct gw_str new_resp_body;
 };
+
+/* gw_plugins_access: 0 go on, 1 a plugin answered, GW_ACCESS_BODY the proxy must read the
+ * request body (set body_read and req_body) and call it again: it resumes where it stopped. */
+#define GW_ACCESS_BODY 2
 
 /* Runs the access phase in priority order with Kong's scope precedence. 1 when a plugin
  * answered (ctx->exit_status set), else 0. */
@@ -122,6 +154,9 @@ int gw_plugins_access(struct gw_pctx *ctx);
 /* Runs header_filter for the plugins access chose (also on answers made by plugins or the
  * gateway). */
 void gw_plugins_header_filter(struct gw_pctx *ctx);
+
+/* Runs body_filter for the plugins access chose, on the buffered response body. */
+void gw_plugins_body_filter(struct gw_pctx *ctx);
 
 /* ---- the handler API ---- */
 
@@ -148,6 +183,22 @@ int gw_pctx_query_present(const struct gw_pctx *ctx, struct gw_str name);
 unsigned gw_pctx_header_values(const struct gw_http_head *h, const struct gw_header_edit *edits,
                                unsigned nedits, const char *name, struct gw_str *out,
                                unsigned max);
+/* The request body as the upstream will get it (a replacement when one was set); only in
+ * access handlers whose needs_body said so (elsewhere .p == NULL). .p may be NULL when empty. */
+struct gw_str gw_pctx_body(const struct gw_pctx *ctx);
+/* kong.service.request.set_raw_body: the upstream gets this body (arena memory, or memory
+ * that outlives the request) with a Content-Length, not chunked. */
+void gw_pctx_set_body(struct gw_pctx *ctx, struct gw_str body);
+/* The request's Content-Type as the upstream will get it (header edits so far applied);
+ * .p == NULL when absent. */
+struct gw_str gw_pctx_content_type(const struct gw_pctx *ctx);
+/* header_filter: asks for the whole response body in body_filter (the head waits for it). */
+void gw_pctx_buffer_resp_body(struct gw_pctx *ctx);
+/* body_filter: the response body, and its replacement (arena memory). */
+struct gw_str gw_pctx_resp_body(const struct gw_pctx *ctx);
+void gw_pctx_set_resp_body(struct gw_pctx *ctx, struct gw_str body);
+/* The response's Content-Type as the client will get it (header_filter, body_filter). */
+struct gw_str gw_pctx_resp_content_type(const struct gw_pctx *ctx);
 /* kong.response.error: status and message in Kong's error template (with request_id). */
 int gw_pctx_error(struct gw_pctx *ctx, int status, const char *msg);
 /* kong.response.exit: status and a raw body (JSON when ctype is NULL). */

@@ -51,6 +51,9 @@ enum state {
     S_SEND_BODY,  /* streaming the request body upstream */
     S_RESP_HEAD,  /* reading the response head */
     S_RESP_BODY,  /* streaming the response to the client */
+    S_READ_BODY,  /* reading the whole request body for a plugin, before its access handler */
+    S_RESP_BUFFER, /* reading the whole response body for body_filter, before the head goes */
+    S_RESP_SEND,  /* writing the head and a buffered response body */
     S_LOCAL,      /* writing a response made here */
     S_TUNNEL,     /* after 101 Switching Protocols: bytes both ways until a side closes */
     S_LINGER,     /* response sent, connection closing: drain what the client still sends */
@@ -62,6 +65,7 @@ enum framing {
     F_LENGTH,
     F_CHUNKED,
     F_EOF, /* responses: until the upstream closes */
+    F_BUFFERED, /* requests: read whole before access, sent from memory with Content-Length */
 };
 
 struct req {
@@ -99,6 +103,20 @@ struct req {
     int status;
     uint64_t bytes_out;
     struct gw_pick pick;   /* balancer state across the tries (balancer.h) */
+    /* bodies buffered for plugins (request: before access; response: for body_filter) */
+    struct gw_route_match m; /* the route match and normalized path, kept across S_READ_BODY */
+    struct gw_str norm;
+    char *bbuf;              /* request payload being read (malloc, freed with the arena) */
+    size_t bb_len, bb_cap;
+    int body_consumed;       /* the client's whole body was read: nothing of it is left */
+    int continue_sent;       /* 100 Continue was sent */
+    struct gw_str ob;        /* F_BUFFERED: the body going upstream */
+    size_t ob_off;
+    char *rb;                /* raw response bytes being buffered (malloc, as bbuf) */
+    size_t rb_len, rb_cap;
+    int resp_mode;           /* 0 streamed; 1 buffered, framed by length; 2 buffering gave up */
+    struct gw_str xbody;     /* S_RESP_SEND: bytes after the head */
+    size_t x_off;
     char client_ip[INET6_ADDRSTRLEN]; /* after trusted_ips / real_ip_header; "": the peer */
     int peer_trusted;                 /* the connecting peer is in trusted_ips */
     struct gw_pctx pc;     /* plugins: header edits, consumer, answers */
@@ -871,7 +889,7 @@ build_upstream_head(struct client *c, const struct gw_route_match *m, struct gw_
         return -1;
     }
     sb_reserve(&b, 512 + r->head_len);
-    sb_str(&b, r->h.method);
+    sb_str(&b, r->pc.method.p ? r->pc.method : r->h.method);
     SB_LIT(&b, " ");
     put_escaped_path(&b, up, (size_t)upn);
     if (r->h.query.p || r->pc.nquery_edits) {
@@ -908,7 +926,9 @@ build_upstream_head(struct client *c, const struct gw_route_match *m, struct gw_
     for (unsigned i = 0; i < r->h.nheaders; i++) {
         const struct gw_http_header *hd = &r->h.headers[i];
         if (skip_request_header(&r->h, hd->name) ||
-            edited(r->pc.req_edits, r->pc.nreq_edits, hd->name)) {
+            edited(r->pc.req_edits, r->pc.nreq_edits, hd->name) ||
+            (r->bk == F_BUFFERED && (gw_str_caseeqz(hd->name, "content-length") ||
+                                     gw_str_caseeqz(hd->name, "transfer-encoding")))) {
             continue;
         }
         sb_str(&b, hd->name);
@@ -917,6 +937,9 @@ build_upstream_head(struct client *c, const struct gw_route_match *m, struct gw_
         SB_LIT(&b, "\r\n");
     }
     put_req_edits(&b, &r->pc);
+    if (r->bk == F_BUFFERED) {
+        sb_printf(&b, "Content-Length: %zu\r\n", r->ob.n);
+    }
     if (is_websocket(&r->h)) {
         SB_LIT(&b, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
     }
@@ -938,6 +961,8 @@ build_upstream_head(struct client *c, const struct gw_route_match *m, struct gw_
     r->uh_off = 0;
     return 0;
 }
+
+static void req_access(struct client *c);
 
 /* Routes the parsed head and prepares the upstream request, or a local response. */
 static void
@@ -1026,8 +1051,36 @@ req_route(struct client *c)
     pc->conn_serial = c->serial;
     pc->conn_requests = c->nreq + 1;
     pc->now = ev_now(c->w->loop);
-    if (gw_plugins_access(pc)) {
-        c->close_after |= r->bk != F_NONE;
+    r->m = m;
+    r->norm = in.path;
+    req_access(c);
+}
+
+/* A local answer leaves a body that was not read on the socket: the connection closes. */
+static int
+body_unread(const struct req *r)
+{
+    return r->bk != F_NONE && !r->body_consumed;
+}
+
+static void read_body_begin(struct client *c);
+
+/* The access phase (entered again once S_READ_BODY has the body a plugin asked for), then
+ * the service, the balancer and the upstream head. */
+static void
+req_access(struct client *c)
+{
+    struct req *r = &c->r;
+    struct gw_snapshot *s = r->snap;
+    struct gw_pctx *pc = &r->pc;
+    int rc = gw_plugins_access(pc);
+
+    if (rc == GW_ACCESS_BODY) {
+        read_body_begin(c);
+        return;
+    }
+    if (rc) {
+        c->close_after |= body_unread(r);
         if (pc->exit_error) {
             respond_error(c, pc->exit_status, pc->exit_msg, FMT_JSON);
         } else {
@@ -1036,32 +1089,38 @@ req_route(struct client *c)
         return;
     }
     if (r->svc == NULL) {
-        c->close_after |= r->bk != F_NONE;
+        c->close_after |= body_unread(r);
         respond_error(c, 503, "no Service found with those values", FMT_JSON);
         return;
     }
     if (r->svc->nwheel == 0) {
-        c->close_after |= r->bk != F_NONE;
+        c->close_after |= body_unread(r);
         respond_error(c, 503, r->svc->resolve_error[0] ? r->svc->resolve_error : NULL, FMT_JSON);
         return;
     }
     /* balancer hook: the first try's target (hash keys read the request); 503 when no
      * target is healthy */
-    struct gw_lb_request lbr = {{client_ip(c), strlen(client_ip(c))}, &r->h, in.path, &m,
+    struct gw_lb_request lbr = {{client_ip(c), strlen(client_ip(c))}, &r->h, r->norm, &r->m,
                                 ev_now(c->w->loop)};
     r->target =
         gw_balancer_pick(&r->pick, r->svc, &c->w->rr[r->svc - s->services], &lbr, r->arena);
     if (r->target == NULL) {
-        c->close_after |= r->bk != F_NONE;
+        c->close_after |= body_unread(r);
         respond_error(c, 503, "failure to get a peer from the ring-balancer", FMT_JSON);
         return;
     }
-    if (build_upstream_head(c, &m, in.path) < 0) {
+    if (pc->body_read && (r->bk != F_NONE || pc->body_replaced)) {
+        /* the body was read for a plugin (or made by one): it goes from memory, framed by
+         * its length whatever the client's framing was */
+        r->ob = gw_pctx_body(pc);
+        r->bk = F_BUFFERED;
+    }
+    if (build_upstream_head(c, &r->m, r->norm) < 0) {
         c->close_after = 1;
         respond_error(c, 500, NULL, FMT_PLAIN);
         return;
     }
-    if (r->h.expect_continue && r->bk != F_NONE) {
+    if (r->h.expect_continue && body_unread(r) && !r->continue_sent) {
         /* answered here; the Expect header is not forwarded */
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         if (c_send(c, cont, sizeof cont - 1) != (ssize_t)(sizeof cont - 1)) {
@@ -1243,10 +1302,11 @@ try_failed(struct client *c, int status)
         r->tries++;
         r->target = next;
         r->uh_off = 0;
+        r->ob_off = 0;
         c->state = S_CONNECT;
         return;
     }
-    c->close_after |= r->bk != F_NONE && !r->body_done;
+    c->close_after |= body_unread(r) && !r->body_done;
     respond_error(c, status, NULL, FMT_PLAIN);
 }
 
@@ -1279,12 +1339,19 @@ build_client_head(struct client *c)
     sb_printf(&b, "HTTP/1.1 %d ", rh->status);
     sb_str(&b, rh->reason);
     SB_LIT(&b, "\r\n");
-    r->pc.resp_h = rh;
-    gw_plugins_header_filter(&r->pc);
+    if (r->resp_mode == 0) {
+        r->pc.resp_h = rh;
+        gw_plugins_header_filter(&r->pc);
+        if (r->pc.resp_buffer && r->rk != F_NONE && !upgrade) {
+            return 1; /* a body_filter wants the body: the head waits for it */
+        }
+    }
     for (unsigned i = 0; i < rh->nheaders; i++) {
         const struct gw_http_header *hd = &rh->headers[i];
         if (skip_response_header(hd->name, upgrade) ||
-            edited(r->pc.resp_edits, r->pc.nresp_edits, hd->name)) {
+            edited(r->pc.resp_edits, r->pc.nresp_edits, hd->name) ||
+            (r->resp_mode == 1 && (gw_str_caseeqz(hd->name, "content-length") ||
+                                   gw_str_caseeqz(hd->name, "transfer-encoding")))) {
             continue;
         }
         server |= gw_str_caseeqz(hd->name, "server");
@@ -1312,6 +1379,9 @@ build_client_head(struct client *c)
         sb_put(&b, cookie, strlen(cookie));
     }
     put_resp_edits(&b, &r->pc);
+    if (r->resp_mode == 1) {
+        sb_printf(&b, "Content-Length: %zu\r\n", r->xbody.n);
+    }
     if (upgrade) {
         SB_LIT(&b, "Connection: upgrade\r\n");
     } else if (c->close_after) {
@@ -1341,7 +1411,8 @@ resp_head_done(struct client *c, size_t head_len)
     if (rh->status == 101) {
         r->rk = F_EOF; /* a tunnel from here on: bytes both ways until one side closes */
         c->close_after = 1;
-    } else if (!gw_http1_response_has_body(r->h.method, rh->status)) {
+    } else if (!gw_http1_response_has_body(r->pc.method.p ? r->pc.method : r->h.method,
+                                           rh->status)) {
         r->rk = F_NONE;
     } else if (rh->chunked) {
         r->rk = F_CHUNKED;
@@ -1480,6 +1551,24 @@ req_end(struct client *c)
 
 /* ------------------------------------------------------------------ I/O states */
 
+/* The head's strings move by d bytes with the buffer they point into. */
+static void
+head_rebase(struct gw_http_head *h, ptrdiff_t d)
+{
+    struct gw_str *fields[] = {&h->method, &h->target, &h->path, &h->query,
+                               &h->reason, &h->host, &h->upgrade};
+
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        if (fields[i]->p) {
+            fields[i]->p += d;
+        }
+    }
+    for (unsigned i = 0; i < h->nheaders; i++) {
+        h->headers[i].name.p += d;
+        h->headers[i].value.p += d;
+    }
+}
+
 static ssize_t
 client_read(struct client *c, size_t at)
 {
@@ -1496,19 +1585,7 @@ client_read(struct client *c, size_t at)
         }
         /* the head's strings point into the old buffer: rebase them */
         if (p != c->in && c->r.head_len) {
-            ptrdiff_t d = p - c->in;
-            struct gw_http_head *h = &c->r.h;
-            struct gw_str *fields[] = {&h->method, &h->target, &h->path, &h->query,
-                                       &h->reason, &h->host, &h->upgrade};
-            for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-                if (fields[i]->p) {
-                    fields[i]->p += d;
-                }
-            }
-            for (unsigned i = 0; i < h->nheaders; i++) {
-                h->headers[i].name.p += d;
-                h->headers[i].value.p += d;
-            }
+            head_rebase(&c->r.h, p - c->in);
         }
         c->in = p;
         c->in_cap = cap;
@@ -1682,11 +1759,42 @@ do_send_head(struct client *c)
     return 1;
 }
 
+/* F_BUFFERED: the body read for plugins, from memory. Not body_started: a retry sends it
+ * again from the start. */
+static int
+send_buffered(struct client *c)
+{
+    struct req *r = &c->r;
+
+    while (r->ob_off < r->ob.n) {
+        ssize_t n = u_send(r->up, r->ob.p + r->ob_off, r->ob.n - r->ob_off);
+        if (n > 0) {
+            r->ob_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            arm(c, 0, EV_WRITE, r->svc->write_timeout_ms / 1000.0);
+            return 0;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        try_failed(c, 502);
+        return 1;
+    }
+    r->body_done = 1;
+    c->state = S_RESP_HEAD;
+    return 1;
+}
+
 static int
 do_send_body(struct client *c)
 {
     struct req *r = &c->r;
 
+    if (r->bk == F_BUFFERED) {
+        return send_buffered(c);
+    }
     for (;;) {
         if (r->body_pending == 0 && !r->body_done) {
             size_t avail = c->in_len - r->pos;
@@ -1768,6 +1876,324 @@ do_send_body(struct client *c)
     }
 }
 
+/* ------------------------------------------------------------------ buffered bodies */
+
+/* Bodies are buffered only when a plugin asks: a request body before the access handler of
+ * the first plugin whose needs_body says so (key_in_body, validate_request_body, body
+ * transformations), a response body when a header_filter asked for it (JSON transformations).
+ * Both are bounded by max_buffered_body_size: a request body above it is refused with 413
+ * (Kong would spill it to a temporary file; we do not touch the disk on a worker), a
+ * response body above it is passed through unchanged. Every other body streams as before,
+ * never copied. */
+
+static void
+free_ptr(void *p)
+{
+    char **pp = p;
+
+    free(*pp);
+    *pp = NULL;
+}
+
+/* Grows a malloc'd buffer of the request (freed when its arena is reset) to need bytes. */
+static int
+buf_grow(struct req *r, char **buf, size_t *cap, size_t need)
+{
+    size_t ncap = *cap ? *cap : 16384;
+    char *p;
+
+    if (need <= *cap) {
+        return 0;
+    }
+    while (ncap < need) {
+        ncap *= 2;
+    }
+    if (*buf == NULL && gw_arena_on_destroy(r->arena, free_ptr, buf) < 0) {
+        return -1;
+    }
+    p = realloc(*buf, ncap);
+    if (p == NULL) {
+        return -1;
+    }
+    *buf = p;
+    *cap = ncap;
+    return 0;
+}
+
+/* A plugin wants the request body before its access handler runs. */
+static void
+read_body_begin(struct client *c)
+{
+    struct req *r = &c->r;
+
+    if (r->bk == F_NONE) {
+        r->pc.body_read = 1; /* no body: an empty one */
+        req_access(c);
+        return;
+    }
+    if (r->h.content_length > gw_opts.max_buffered_body_size) {
+        c->close_after = 1;
+        respond_error(c, 413, NULL, FMT_PLAIN);
+        return;
+    }
+    if (r->bk == F_LENGTH &&
+        buf_grow(r, &r->bbuf, &r->bb_cap, (size_t)r->h.content_length) < 0) {
+        c->close_after = 1;
+        respond_error(c, 503, NULL, FMT_PLAIN);
+        return;
+    }
+    if (r->h.expect_continue) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (c_send(c, cont, sizeof cont - 1) != (ssize_t)(sizeof cont - 1)) {
+            c->close_after = 1;
+        }
+        r->continue_sent = 1;
+    }
+    c->state = S_READ_BODY;
+}
+
+/* The request-size-limiting and gateway limits on a chunked body being read; 1 when over
+ * (answered). */
+static int
+read_body_over(struct client *c)
+{
+    struct req *r = &c->r;
+
+    if (r->pc.body_limit_status && r->bch.payload_bytes > r->pc.body_limit) {
+        c->close_after = 1;
+        respond_error(c, r->pc.body_limit_status, "Request size limit exceeded", FMT_JSON);
+        return 1;
+    }
+    if ((gw_opts.client_max_body_size > 0 &&
+         r->bch.payload_bytes > (uint64_t)gw_opts.client_max_body_size) ||
+        r->bch.payload_bytes > (uint64_t)gw_opts.max_buffered_body_size) {
+        c->close_after = 1;
+        respond_error(c, 413, NULL, FMT_PLAIN);
+        return 1;
+    }
+    return 0;
+}
+
+/* S_READ_BODY: the whole request body into bbuf (chunked framing removed), then the access
+ * phase goes on. The client body timeout applies between reads, as when streaming. */
+static int
+do_read_body(struct client *c)
+{
+    struct req *r = &c->r;
+
+    for (;;) {
+        size_t avail = c->in_len - r->pos;
+        int done = 0;
+        if (avail) {
+            if (r->bk == F_LENGTH) {
+                size_t take = r->body_left < (int64_t)avail ? (size_t)r->body_left : avail;
+                memcpy(r->bbuf + r->bb_len, c->in + r->pos, take);
+                r->bb_len += take;
+                r->pos += take;
+                r->body_left -= (int64_t)take;
+                done = r->body_left == 0;
+            } else {
+                if (buf_grow(r, &r->bbuf, &r->bb_cap, r->bb_len + avail) < 0) {
+                    c->close_after = 1;
+                    respond_error(c, 503, NULL, FMT_PLAIN);
+                    return 1;
+                }
+                ssize_t k =
+                    gw_chunked_decode(&r->bch, c->in + r->pos, avail, &done, r->bbuf, &r->bb_len);
+                if (k < 0) {
+                    c->close_after = 1;
+                    respond_error(c, 400, NULL, FMT_PLAIN);
+                    return 1;
+                }
+                r->pos += (size_t)k;
+                if (read_body_over(c)) {
+                    return 1;
+                }
+            }
+            if (done) {
+                r->body_consumed = 1;
+                r->pc.body_read = 1;
+                r->pc.req_body = (struct gw_str){r->bbuf, r->bb_len};
+                req_access(c);
+                return 1;
+            }
+            continue;
+        }
+        /* read more of the body behind the head (the head must stay put) */
+        if (r->pos == c->in_len) {
+            c->in_len = r->pos = c->in_off + r->head_len;
+        }
+        ssize_t n = client_read(c, c->in_len);
+        if (n > 0) {
+            c->in_len += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            arm(c, EV_READ, 0, gw_opts.client_body_timeout);
+            return 0;
+        }
+        client_close(c); /* client gone mid-body */
+        return 0;
+    }
+}
+
+/* The response body is whole in rb: decode it, run body_filter, and send the head framed by
+ * the final length with the body. */
+static int
+resp_buffer_done(struct client *c)
+{
+    struct req *r = &c->r;
+    struct gw_str body = {r->rb, r->rb_len};
+
+    if (r->rk == F_CHUNKED && r->rb_len) {
+        struct gw_chunked dec = {0};
+        char *out = gw_arena_alloc(r->arena, r->rb_len);
+        size_t outn = 0;
+        int done = 0;
+        if (out == NULL || gw_chunked_decode(&dec, r->rb, r->rb_len, &done, out, &outn) < 0) {
+            return -1;
+        }
+        body = (struct gw_str){out, outn};
+    }
+    r->pc.resp_body = body;
+    gw_plugins_body_filter(&r->pc);
+    r->xbody = gw_pctx_resp_body(&r->pc);
+    r->x_off = 0;
+    r->resp_mode = 1;
+    r->resp_done = 1;
+    return build_client_head(c);
+}
+
+/* Past the bound: the head as the upstream framed it, the bytes held so far, then the rest
+ * streams (resp_pending bytes of rbuf are already scanned). The body goes out unchanged. */
+static int
+resp_buffer_give_up(struct client *c)
+{
+    struct req *r = &c->r;
+
+    r->resp_mode = 2;
+    r->xbody = (struct gw_str){r->rb, r->rb_len};
+    r->x_off = 0;
+    return build_client_head(c);
+}
+
+/* S_RESP_BUFFER: the whole response body into rb, framing included (so that giving up
+ * past the bound can forward it as it came). */
+static int
+do_resp_buffer(struct client *c)
+{
+    struct req *r = &c->r;
+    size_t max = (size_t)gw_opts.max_buffered_body_size;
+
+    for (;;) {
+        if (r->r_len > r->r_off) {
+            size_t avail = r->r_len - r->r_off, take;
+            int done = 0;
+            if (r->rk == F_CHUNKED) {
+                ssize_t k = gw_chunked_scan(&r->rch, c->rbuf + r->r_off, avail, &done);
+                if (k < 0) {
+                    goto bad;
+                }
+                take = (size_t)k;
+            } else if (r->rk == F_LENGTH) {
+                take = r->resp_left < (int64_t)avail ? (size_t)r->resp_left : avail;
+                r->resp_left -= (int64_t)take;
+                done = r->resp_left == 0;
+            } else {
+                take = avail;
+            }
+            if (r->rb_len + take > max) {
+                r->resp_pending = take;
+                r->resp_done = done;
+                if (resp_buffer_give_up(c) < 0) {
+                    goto bad;
+                }
+                c->state = S_RESP_SEND;
+                return 1;
+            }
+            if (buf_grow(r, &r->rb, &r->rb_cap, r->rb_len + take) < 0) {
+                goto bad;
+            }
+            memcpy(r->rb + r->rb_len, c->rbuf + r->r_off, take);
+            r->rb_len += take;
+            r->r_off += take;
+            if (done) {
+                break;
+            }
+            continue;
+        }
+        r->r_off = r->r_len = 0;
+        ssize_t n = u_recv(r->up, c->rbuf, RBUF_CAP);
+        if (n > 0) {
+            r->r_len = (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            arm(c, 0, EV_READ, r->svc->read_timeout_ms / 1000.0);
+            return 0;
+        }
+        if (n == 0 && r->rk == F_EOF) {
+            r->up_close = 1;
+            break;
+        }
+        goto bad; /* the upstream broke the framing: nothing was sent yet, so say so */
+    }
+    if (resp_buffer_done(c) < 0) {
+        goto bad;
+    }
+    c->state = S_RESP_SEND;
+    return 1;
+bad:
+    up_release(c, 0);
+    c->close_after = 1;
+    r->pc.resp_h = NULL;
+    respond_error(c, 502, NULL, FMT_PLAIN);
+    return 1;
+}
+
+/* S_RESP_SEND: the head and the buffered body; then done, or the rest streams (given up). */
+static int
+do_resp_send(struct client *c)
+{
+    struct req *r = &c->r;
+
+    while (r->ch_off < r->ch_len || r->x_off < r->xbody.n) {
+        struct iovec iov[2];
+        int cnt = 0;
+        size_t h = r->ch_len - r->ch_off;
+        if (h) {
+            iov[cnt++] = (struct iovec){r->ch + r->ch_off, h};
+        }
+        if (r->x_off < r->xbody.n) {
+            iov[cnt++] = (struct iovec){(char *)r->xbody.p + r->x_off, r->xbody.n - r->x_off};
+        }
+        ssize_t n = c_writev(c, iov, cnt);
+        if (n > 0) {
+            size_t used = (size_t)n < h ? (size_t)n : h;
+            r->bytes_out += (uint64_t)n;
+            r->ch_off += used;
+            r->x_off += (size_t)n - used;
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            arm(c, EV_WRITE, 0, r->svc->write_timeout_ms / 1000.0);
+            return 0;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        up_release(c, 0);
+        client_close(c);
+        return 0;
+    }
+    c->state = r->resp_mode == 1 || (r->resp_done && r->resp_pending == 0) ? S_DONE
+                                                                           : S_RESP_BODY;
+    return 1;
+}
+
 static int
 do_resp_head(struct client *c)
 {
@@ -1794,13 +2220,26 @@ do_resp_head(struct client *c)
                 }
                 /* balancer hook: the status feeds passive health checks and latency */
                 gw_balancer_report(&r->pick, r->rh.status, ev_now(c->w->loop));
-                if (resp_head_done(c, (size_t)rc) < 0) {
+                int hrc = resp_head_done(c, (size_t)rc);
+                if (hrc < 0) {
                     c->close_after = 1;
                     up_release(c, 0);
                     respond_error(c, 500, NULL, FMT_PLAIN);
                     return 1;
                 }
-                c->state = r->rh.status == 101 ? S_TUNNEL : S_RESP_BODY;
+                if (hrc > 0) {
+                    /* buffering reuses rbuf: the response head moves to the arena first */
+                    char *copy = gw_arena_alloc(r->arena, r->r_off);
+                    if (copy == NULL) {
+                        c->close_after = 1;
+                        up_release(c, 0);
+                        respond_error(c, 500, NULL, FMT_PLAIN);
+                        return 1;
+                    }
+                    memcpy(copy, c->rbuf, r->r_off);
+                    head_rebase(&r->rh, copy - c->rbuf);
+                }
+                c->state = r->rh.status == 101 ? S_TUNNEL : hrc ? S_RESP_BUFFER : S_RESP_BODY;
                 return 1;
             }
             if (rc < 0) {
@@ -1839,6 +2278,7 @@ do_resp_head(struct client *c)
         if (r->up_reused && r->r_len == 0 && !r->body_started) {
             up_release(c, 0);
             r->uh_off = 0;
+            r->ob_off = 0;
             c->state = S_CONNECT;
             return 1;
         }
@@ -2079,8 +2519,11 @@ do_local(struct client *c)
         client_close(c);
         return 0;
     }
-    /* a local answer consumed nothing of a body: the connection closes (set above) */
-    r->pos = c->in_off + r->head_len;
+    /* a local answer consumed nothing of a body (unless it was read for a plugin): the
+     * connection closes (set above) */
+    if (!r->body_consumed) {
+        r->pos = c->in_off + r->head_len;
+    }
     r->resp_done = 1;
     r->body_done = 1;
     c->state = S_DONE;
@@ -2155,6 +2598,15 @@ step(struct client *c)
             break;
         case S_RESP_BODY:
             go = do_resp_body(c);
+            break;
+        case S_READ_BODY:
+            go = do_read_body(c);
+            break;
+        case S_RESP_BUFFER:
+            go = do_resp_buffer(c);
+            break;
+        case S_RESP_SEND:
+            go = do_resp_send(c);
             break;
         case S_LOCAL:
             go = do_local(c);
@@ -2231,6 +2683,18 @@ on_timeout(struct ev_loop *loop, ev_timer *t, int revents)
     case S_SEND_HEAD:
     case S_RESP_HEAD:
         try_failed(c, 504);
+        step(c);
+        return;
+    case S_READ_BODY:
+        c->close_after = 1; /* the client stopped sending the body a plugin waits for */
+        respond_error(c, 408, NULL, FMT_PLAIN);
+        step(c);
+        return;
+    case S_RESP_BUFFER:
+        up_release(c, 0);
+        c->close_after = 1;
+        r->pc.resp_h = NULL;
+        respond_error(c, 504, NULL, FMT_PLAIN);
         step(c);
         return;
     case S_SEND_BODY:

@@ -21,6 +21,7 @@ struct gw_proxy_opts gw_opts = {
     .client_header_timeout = 60,
     .client_body_timeout = 60,
     .keepalive_timeout = 75,
+    .max_buffered_body_size = 8 * 1024 * 1024,
 };
 
 struct gw_worker *gw_workers;

@@ -60,6 +60,9 @@ struct gw_proxy_opts {
     double client_body_timeout;
     double keepalive_timeout;
     int64_t client_max_body_size; /* bytes, 0: unlimited */
+    /* bytes: the most of a request or response body held in memory for plugins that read
+     * it (key_in_body, validate_request_body, body transformations); default 8 MiB */
+    int64_t max_buffered_body_size;
     FILE *access_log;             /* NULL: off */
     int access_log_json; /* JSON lines instead of the combined format */
 };

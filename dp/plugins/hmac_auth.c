@@ -8,10 +8,10 @@
  * cannot be verified"; a wrong signature or (validate_request_body) digest -> "HMAC signature
  * does not match". Every rejection is error(401) with WWW-Authenticate: hmac [realm="r"].
  *
- * Not like Kong: the access phase has no request body, so with validate_request_body a
- * request that has one (Content-Length > 0 or chunked) is answered 401 "HMAC signature does
- * not match" whatever its Digest; a bodiless request passes without Digest or with the
- * Digest of the empty body. A header listed in `headers` is read as its first value. */
+ * With validate_request_body the proxy reads the whole body before this handler runs
+ * (needs_body); after the signature, Digest must be exactly "SHA-256=" and the base64 of the
+ * body's SHA-256, and a request without Digest passes only with an empty body (Kong's
+ * validate_body). A header listed in `headers` is read as its first value. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,8 +32,6 @@
 #define MSG_NOT_VALID "HMAC signature cannot be verified"
 #define MSG_NOT_SAME "HMAC signature does not match"
 
-/* SHA-256 of the empty body, as Kong's Digest header carries it */
-#define EMPTY_DIGEST "SHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 
 enum { ALG_SHA1 = 1, ALG_SHA256 = 2, ALG_SHA384 = 4, ALG_SHA512 = 8 };
 
@@ -541,15 +539,28 @@ signature_ok(struct gw_pctx *ctx, const struct params *pr, unsigned alg, const s
 }
 
 static int
+needs_body(const void *conf, const struct gw_pctx *ctx)
+{
+    (void)ctx;
+    return ((const struct conf *)conf)->validate_body;
+}
+
+static int
 body_ok(const struct gw_pctx *ctx)
 {
     struct gw_str digest = gw_pctx_header(ctx, "Digest", NULL);
+    struct gw_str body = gw_pctx_body(ctx);
+    unsigned char md[32];
+    char want[8 + 45] = "SHA-256=";
 
-    if (ctx->h->chunked || ctx->h->content_length > 0) {
-        return 0; /* the body is not read yet: it cannot be checked */
+    if (digest.p == NULL) {
+        return body.n == 0; /* no digest is fine only without a body */
     }
-    return digest.p == NULL || gw_str_eq(digest, (struct gw_str){EMPTY_DIGEST,
-                                                                 sizeof EMPTY_DIGEST - 1});
+    if (EVP_Digest(body.p ? body.p : "", body.n, md, NULL, EVP_sha256(), NULL) != 1) {
+        return 0;
+    }
+    int n = EVP_EncodeBlock((unsigned char *)want + 8, md, sizeof md);
+    return n > 0 && gw_str_eq(digest, (struct gw_str){want, 8 + (size_t)n});
 }
 
 /* 0 and a message on failure, 1 when authenticated */
@@ -629,4 +640,5 @@ const struct gw_plugin gw_handler_hmac_auth = {
     .compile = compile,
     .init = init,
     .access = access,
+    .needs_body = needs_body,
 };

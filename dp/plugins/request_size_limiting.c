@@ -55,6 +55,13 @@ access(struct gw_pctx *ctx, const void *conf, const void *global)
         }
         return 0; /* no body */
     }
+    if (ctx->body_read) {
+        /* an earlier plugin had the whole body read (key_in_body, ...): it is known now */
+        if (ctx->req_body.n > k->limit) {
+            return gw_pctx_error(ctx, status, "Request size limit exceeded");
+        }
+        return 0;
+    }
     ctx->body_limit = k->limit;
     ctx->body_limit_status = status; /* non-zero: the limit applies */
     return 0;

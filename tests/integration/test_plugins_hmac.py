@@ -293,12 +293,14 @@ def test_validate_request_body(gw):
     assert requests.get(gw.url + "/hmac-body", headers=h).status_code == 200
     h = date_auth() | {"Digest": "SHA-256=nope"}
     check_401(requests.get(gw.url + "/hmac-body", headers=h), MSG_MISMATCH)
-    # a body cannot be checked in the access phase here: always refused (see hmac_auth.c)
+    # the body is read before the check: its digest must match, and a body needs a Digest
     body = b"hello"
     digest = "SHA-256=" + base64.b64encode(hashlib.sha256(body).digest()).decode()
     h = date_auth() | {"Digest": digest}
-    check_401(requests.post(gw.url + "/hmac-body", headers=h, data=body), MSG_MISMATCH)
+    assert requests.post(gw.url + "/hmac-body", headers=h, data=body).status_code == 200
     check_401(requests.post(gw.url + "/hmac-body", headers=date_auth(), data=body), MSG_MISMATCH)
+    h = date_auth() | {"Digest": EMPTY_DIGEST}
+    check_401(requests.post(gw.url + "/hmac-body", headers=h, data=body), MSG_MISMATCH)
     # without validate_request_body a body is not looked at
     assert requests.post(gw.url + "/hmac", headers=date_auth(), data=body).status_code == 200
 
