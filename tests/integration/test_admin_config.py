@@ -250,3 +250,18 @@ def test_exported_document_passes_dp_check(api, dp_check):
     text = export(api)
     rc, out, err = dp_check(text, "export.yml")
     assert rc == 0, err
+
+
+def test_post_config_as_multipart_file_like_curl(api):
+    # `curl -X POST :8001/config -F config=@kong.yml`, as Kong's DB-less docs show
+    name = uniq("curl")
+    text = f'_format_version: "3.0"\nservices:\n  - name: {name}\n    host: curl.test\n'
+    r = api.post("/config", files={"config": ("kong.yml", text.encode(), "application/x-yaml")})
+    expect(r, 201)
+    assert expect(api.get(f"/services/{name}"), 200)["host"] == "curl.test"
+    # and `--data-urlencode config@kong.yml`
+    name2 = uniq("form")
+    r = api.post("/config", data={"config": text.replace(name, name2)})
+    expect(r, 201)
+    expect(api.get(f"/services/{name2}"), 200)
+    expect(api.get(f"/services/{name}"), 404, NOT_FOUND)

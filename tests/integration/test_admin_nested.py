@@ -302,3 +302,21 @@ def test_root(api):
     assert body["tagline"] == "Welcome to kong"
     assert UUID_RE.match(body["node_id"])
     assert isinstance(body["version"], str) and body["version"][:1].isdigit()
+
+
+def test_put_route_service_creates_and_links(api):
+    rt = api.route()
+    s = expect(api.put(f"/routes/{rt['id']}/service", json={"host": "linked.test"}), 200)
+    assert s["host"] == "linked.test"
+    assert expect(api.get(f"/routes/{rt['id']}"), 200)["service"] == {"id": s["id"]}
+    expect(api.get(f"/routes/{rt['id']}/service"), 200, s)
+
+
+def test_tags_endpoint_errors_and_ignored_filter(api):
+    r = api.get("/tags/%FF")
+    assert r.status_code == 400, r.text
+    assert "invalid utf-8" in r.json()["message"]
+    t = uniq("tg")
+    api.consumer(tags=[t])
+    page = expect(api.get(f"/tags/{t}?tags=not_a_tag"), 200)
+    assert len(page["data"]) == 1

@@ -366,3 +366,4 @@ def test_delete_on_foreign_entity_endpoint_405(api):
     rt = api.route(service={"id": s["id"]})
     expect(api.delete(f"/routes/{rt['id']}/service"), 405, NOT_ALLOWED)
     expect(api.get(f"/services/{s['id']}"), 200, s)
+
