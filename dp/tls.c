@@ -19,11 +19,17 @@
 #include <strings.h>
 #include <time.h>
 
+#include "plugin_schema.h"
 #include "schema.h"
 
 struct sni_entry {
     char *name; /* lower-case; "*.x" and "x.*" for wildcards */
     SSL_CTX *ctx;
+};
+
+struct mtls_sni {
+    char *name;
+    STACK_OF(X509_NAME) *cas;
 };
 
 struct gw_tls_certs {
@@ -32,9 +38,11 @@ struct gw_tls_certs {
     struct sni_entry *snis;
     size_t nsnis;
     /* client certificates: asked on every handshake, or for SNIs matching these patterns
-     * (the snis of the routes an mtls-auth plugin applies to; "*.x" and "x.*" wildcards) */
+     * (the snis of the routes an mtls-auth plugin applies to; "*.x" and "x.*" wildcards);
+     * with the CA names sent in the request (plugins with send_ca_dn), NULL for none */
     int mtls_any;
-    char **mtls_snis;
+    STACK_OF(X509_NAME) *any_cas;
+    struct mtls_sni *mtls;
     size_t nmtls;
 };
 
@@ -99,17 +107,44 @@ find_ctx(const struct gw_tls_certs *t, const char *name)
     return NULL;
 }
 
+/* Adds to *dst the names of src it does not hold yet. 0 or -1 (memory). */
 static int
-mtls_sni(const struct gw_tls_certs *t, const char *name)
+merge_names(STACK_OF(X509_NAME) **dst, const STACK_OF(X509_NAME) *src)
 {
-    size_t n = strlen(name);
-
-    for (size_t i = 0; i < t->nmtls; i++) {
-        if (strcasecmp(t->mtls_snis[i], name) == 0 || wildcard_match(t->mtls_snis[i], name, n)) {
-            return 1;
+    for (int i = 0; src && i < sk_X509_NAME_num(src); i++) {
+        const X509_NAME *nm = sk_X509_NAME_value(src, i);
+        int dup = 0;
+        for (int j = 0; *dst && j < sk_X509_NAME_num(*dst) && !dup; j++) {
+            dup = X509_NAME_cmp(sk_X509_NAME_value(*dst, j), nm) == 0;
+        }
+        if (dup) {
+            continue;
+        }
+        X509_NAME *copy = X509_NAME_dup(nm);
+        if ((*dst == NULL && (*dst = sk_X509_NAME_new_null()) == NULL) || copy == NULL ||
+            !sk_X509_NAME_push(*dst, copy)) {
+            X509_NAME_free(copy);
+            return -1;
         }
     }
     return 0;
+}
+
+/* Whether a plugin applies to this SNI; the CA names to send are added to *cas. */
+static int
+mtls_sni(const struct gw_tls_certs *t, const char *name, STACK_OF(X509_NAME) **cas)
+{
+    size_t n = strlen(name);
+    int ask = 0;
+
+    for (size_t i = 0; i < t->nmtls; i++) {
+        const char *p = t->mtls[i].name;
+        if (strcasecmp(p, name) == 0 || wildcard_match(p, name, n)) {
+            ask = 1;
+            merge_names(cas, t->mtls[i].cas);
+        }
+    }
+    return ask;
 }
 
 /* The host_name of a server_name extension (RFC 6066 3) into out; -1 when there is none. */
@@ -148,14 +183,21 @@ on_client_hello(SSL *ssl, int *al, void *arg)
     const unsigned char *ext;
     size_t len;
     char name[256];
+    STACK_OF(X509_NAME) *cas = NULL;
     (void)al, (void)arg;
 
     if (t == NULL || (!t->mtls_any && t->nmtls == 0)) {
         return SSL_CLIENT_HELLO_SUCCESS;
     }
-    if (t->mtls_any ||
-        (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) == 1 &&
-         sni_of(ext, len, name, sizeof name) == 0 && mtls_sni(t, name))) {
+    merge_names(&cas, t->any_cas);
+    int sni_ask = SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) == 1 &&
+                  sni_of(ext, len, name, sizeof name) == 0 && mtls_sni(t, name, &cas);
+    if (cas && sk_X509_NAME_num(cas) > 0 && (t->mtls_any || sni_ask)) {
+        SSL_set_client_CA_list(ssl, cas); /* the connection owns them now */
+    } else {
+        sk_X509_NAME_pop_free(cas, X509_NAME_free);
+    }
+    if (t->mtls_any || sni_ask) {
         SSL_set_verify(ssl, SSL_VERIFY_PEER, NULL);
         SSL_set_session_id_context(ssl, mtls_sid_ctx, sizeof mtls_sid_ctx - 1);
         /* no resumption (Kong's disable_session_reuse): a session ticket would keep the
@@ -240,35 +282,120 @@ rec_str(enum gw_entity_type t, const struct gw_val *rec, const char *f)
 }
 
 static int
-mtls_add(struct gw_tls_certs *t, const char *name, size_t *cap)
+mtls_add(struct gw_tls_certs *t, const char *name, const STACK_OF(X509_NAME) *cas, size_t *cap)
 {
+    for (size_t i = 0; i < t->nmtls; i++) {
+        if (strcasecmp(t->mtls[i].name, name) == 0) {
+            return merge_names(&t->mtls[i].cas, cas);
+        }
+    }
     if (t->nmtls == *cap) {
         size_t nc = *cap ? *cap * 2 : 8;
-        char **a = realloc(t->mtls_snis, sizeof *a * nc);
+        struct mtls_sni *a = realloc(t->mtls, sizeof *a * nc);
         if (a == NULL) {
             return -1;
         }
-        t->mtls_snis = a;
+        t->mtls = a;
         *cap = nc;
     }
-    if ((t->mtls_snis[t->nmtls] = strdup(name)) == NULL) {
+    struct mtls_sni *e = &t->mtls[t->nmtls];
+    *e = (struct mtls_sni){strdup(name), NULL};
+    if (e->name == NULL) {
         return -1;
     }
     t->nmtls++;
-    return 0;
+    return merge_names(&e->cas, cas);
+}
+
+/* The subject names of a plugin's CA certificates when it has send_ca_dn, else NULL. */
+static STACK_OF(X509_NAME) *
+ca_names(const struct gw_config *cfg, const struct gw_val *plugin)
+{
+    const struct gw_record *C = gw_schema_mtls_auth.config;
+    const struct gw_val *conf = gw_rec_get(gw_entities[GW_ENT_PLUGINS].schema, plugin, "config");
+    const struct gw_val *send = gw_rec_get(C, conf, "send_ca_dn");
+    const struct gw_val *ids = gw_rec_get(C, conf, "ca_certificates");
+    STACK_OF(X509_NAME) *names = NULL;
+
+    if (send == NULL || send->type != GW_V_BOOL || !send->u.b || ids == NULL ||
+        ids->type != GW_V_ARR || (names = sk_X509_NAME_new_null()) == NULL) {
+        return NULL;
+    }
+    for (uint32_t i = 0; i < ids->n; i++) {
+        const struct gw_val *ca = gw_config_find(cfg, GW_ENT_CA_CERTIFICATES, ids->u.items[i].u.s);
+        const char *pem = ca ? rec_str(GW_ENT_CA_CERTIFICATES, ca, "cert") : NULL;
+        BIO *b = pem ? BIO_new_mem_buf(pem, -1) : NULL;
+        X509 *x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+        X509_NAME *nm = x ? X509_NAME_dup(X509_get_subject_name(x)) : NULL;
+        if (nm && !sk_X509_NAME_push(names, nm)) {
+            X509_NAME_free(nm);
+        }
+        X509_free(x);
+        BIO_free(b);
+    }
+    ERR_clear_error();
+    return names;
+}
+
+/* Does mtls-auth plugin p apply to route r (on the route, or on its service)? */
+static int
+applies(const struct gw_val *p, const struct gw_val *r)
+{
+    const char *route = rec_str(GW_ENT_PLUGINS, p, "route");
+    const char *service = rec_str(GW_ENT_PLUGINS, p, "service");
+    const char *rsvc = rec_str(GW_ENT_ROUTES, r, "service");
+
+    if (route) {
+        return strcmp(gw_config_id(GW_ENT_ROUTES, r), route) == 0;
+    }
+    return rsvc && strcmp(rsvc, service) == 0;
+}
+
+/* One enabled mtls-auth plugin: where it asks for certificates, with which CA names. */
+static int
+mtls_plugin(const struct gw_config *cfg, struct gw_tls_certs *t, const struct gw_val *p,
+            size_t *cap)
+{
+    const struct gw_entset *rs = &cfg->sets[GW_ENT_ROUTES];
+    STACK_OF(X509_NAME) *cas = ca_names(cfg, p);
+    int rc = 0;
+
+    if (rec_str(GW_ENT_PLUGINS, p, "route") == NULL &&
+        rec_str(GW_ENT_PLUGINS, p, "service") == NULL) {
+        t->mtls_any = 1;
+        rc = merge_names(&t->any_cas, cas);
+    }
+    for (uint32_t j = 0; j < rs->n && rc == 0 && !(t->mtls_any && cas == NULL); j++) {
+        const struct gw_val *r = &rs->recs[j];
+        if (!applies(p, r)) {
+            continue;
+        }
+        const struct gw_val *snis = gw_rec_get(gw_entities[GW_ENT_ROUTES].schema, r, "snis");
+        if (snis == NULL || snis->type != GW_V_ARR || snis->n == 0) {
+            t->mtls_any = 1; /* any SNI, or none, can reach this route */
+            rc = merge_names(&t->any_cas, cas);
+            continue;
+        }
+        for (uint32_t k = 0; k < snis->n && rc == 0; k++) {
+            if (snis->u.items[k].type == GW_V_STR) {
+                rc = mtls_add(t, snis->u.items[k].u.s, cas, cap);
+            }
+        }
+    }
+    sk_X509_NAME_pop_free(cas, X509_NAME_free);
+    return rc;
 }
 
 /* Where client certificates are asked for: everywhere for a global mtls-auth plugin or one
- * that applies to a route without snis (any SNI, or none, can reach it); else for the snis
- * of the routes the plugins apply to (on the route, or on its service). 0 or -1 (memory). */
+ * that applies to a route without snis; else for the snis of the routes the plugins apply
+ * to (on the route, or on its service). 0 or -1 (memory). */
 static int
 mtls_build(const struct gw_config *cfg, struct gw_tls_certs *t)
 {
     const struct gw_entset *ps = &cfg->sets[GW_ENT_PLUGINS];
-    const struct gw_entset *rs = &cfg->sets[GW_ENT_ROUTES];
     size_t cap = 0;
 
-    for (uint32_t i = 0; i < ps->n && !t->mtls_any; i++) {
+    for (uint32_t i = 0; i < ps->n; i++) {
         const struct gw_val *p = &ps->recs[i];
         const char *name = rec_str(GW_ENT_PLUGINS, p, "name");
         const struct gw_val *en = gw_rec_get(gw_entities[GW_ENT_PLUGINS].schema, p, "enabled");
@@ -276,28 +403,8 @@ mtls_build(const struct gw_config *cfg, struct gw_tls_certs *t)
             (en && en->type == GW_V_BOOL && !en->u.b)) {
             continue;
         }
-        const char *route = rec_str(GW_ENT_PLUGINS, p, "route");
-        const char *service = rec_str(GW_ENT_PLUGINS, p, "service");
-        if (route == NULL && service == NULL) {
-            t->mtls_any = 1;
-            break;
-        }
-        for (uint32_t j = 0; j < rs->n && !t->mtls_any; j++) {
-            const struct gw_val *r = &rs->recs[j];
-            const char *rsvc = rec_str(GW_ENT_ROUTES, r, "service");
-            if (route ? strcmp(gw_config_id(GW_ENT_ROUTES, r), route) != 0
-                      : rsvc == NULL || strcmp(rsvc, service) != 0) {
-                continue;
-            }
-            const struct gw_val *snis = gw_rec_get(gw_entities[GW_ENT_ROUTES].schema, r, "snis");
-            if (snis == NULL || snis->type != GW_V_ARR || snis->n == 0) {
-                t->mtls_any = 1;
-            }
-            for (uint32_t k = 0; !t->mtls_any && k < snis->n; k++) {
-                if (snis->u.items[k].type == GW_V_STR && mtls_add(t, snis->u.items[k].u.s, &cap) < 0) {
-                    return -1;
-                }
-            }
+        if (mtls_plugin(cfg, t, p, &cap) < 0) {
+            return -1;
         }
     }
     return 0;
@@ -372,9 +479,11 @@ gw_tls_certs_free(struct gw_tls_certs *t)
         free(t->snis[i].name);
     }
     for (size_t i = 0; i < t->nmtls; i++) {
-        free(t->mtls_snis[i]);
+        free(t->mtls[i].name);
+        sk_X509_NAME_pop_free(t->mtls[i].cas, X509_NAME_free);
     }
-    free(t->mtls_snis);
+    free(t->mtls);
+    sk_X509_NAME_pop_free(t->any_cas, X509_NAME_free);
     free(t->ctxs);
     free(t->snis);
     free(t);

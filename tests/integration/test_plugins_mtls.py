@@ -106,14 +106,18 @@ def request(port, path="/", sni="mtls.test", cert=None, headers=()):
         return status, body.decode()
 
 
-def cert_requested(port, sni, cert):
-    """Whether the server's handshake carried a CertificateRequest (openssl s_client -msg)."""
+def s_client(port, sni, cert):
     p = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
                         "-servername", sni, "-msg", "-cert", cert[0], "-key", cert[1]],
                        input=b"", capture_output=True, timeout=10)
     out = p.stdout.decode("latin-1")
     assert "ServerHello" in out, out  # the handshake did happen
-    return "CertificateRequest" in out
+    return out
+
+
+def cert_requested(port, sni, cert):
+    """Whether the server's handshake carried a CertificateRequest (openssl s_client -msg)."""
+    return "CertificateRequest" in s_client(port, sni, cert)
 
 
 def ca_entities(pki):
@@ -367,6 +371,13 @@ services:
         protocols: [https]
         snis: [open.test]
         paths: [/]
+      - name: dn-route
+        protocols: [https]
+        snis: [dn.test]
+        paths: [/]
+        plugins:
+          - name: mtls-auth
+            config: {{ca_certificates: [{CA_ID}, {INTER_ID}], send_ca_dn: true}}
 """, extra=("--proxy-ssl-listen", f"127.0.0.1:{sslport}"))
     g.ssl_port = sslport
     yield g
@@ -413,3 +424,16 @@ def test_resumed_session_keeps_the_client_chain(gw, pki):
         assert out.startswith(b"HTTP/1.1 200"), out[:300]
         assert json.loads(out.partition(b"\r\n\r\n")[2])["headers"]["x-consumer-username"] == \
             "alice"
+
+
+def test_send_ca_dn(sni_gw, pki):
+    out = s_client(sni_gw.ssl_port, "dn.test", pki.client("alice"))
+    names = out.partition("Acceptable client certificate CA names")[2].partition("---")[0]
+    assert "Test Root CA" in names and "Test Intermediate" in names, out
+    assert "Other CA" not in names
+    # send_ca_dn off (the default): a request without CA names
+    out = s_client(sni_gw.ssl_port, "mtls.test", pki.client("alice"))
+    assert "CertificateRequest" in out
+    assert "No client certificate CA names sent" in out
+    st, body = request(sni_gw.ssl_port, "/", sni="dn.test", cert=pki.client("alice"))
+    assert (st, body["headers"]["x-consumer-username"]) == (200, "alice")
