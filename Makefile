@@ -141,6 +141,7 @@ bench: deps
 	@tests/bench/run.sh $(BUILD)
 	@tests/bench/proxy.sh $(BUILD)
 	@tests/bench/plugins.sh $(BUILD)
+	@tests/bench/admin.sh $(BUILD)
 
 $(BUILD)/tollgate-bench-snapshot: tests/bench/bench_snapshot.c $(LIBDP) $(LIBSHARED)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) -Ishared -Idp $(CFLAGS) -o $@ $< $(WHOLE_LIBDP) $(LIBSHARED) \
