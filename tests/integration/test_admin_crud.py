@@ -517,3 +517,26 @@ def test_two_concurrent_creates_of_one_name(api):
         page = expect(api.get(f"/services/{name}"), 200)
         winner = [b for c, b in results if c == 201][0]
         assert page["id"] == winner["id"]
+
+
+def test_two_concurrent_puts_of_one_name_make_one_entity(api):
+    for _ in range(5):
+        name = uniq("putrace")
+        barrier = threading.Barrier(2)
+        results = []
+
+        def put(port):
+            c = api.fresh()
+            barrier.wait()
+            r = c.put(f"/services/{name}", json={"host": "race.test", "port": port})
+            results.append((r.status_code, r.json()))
+
+        threads = [threading.Thread(target=put, args=(p,)) for p in (81, 82)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert [c for c, _ in results] == [200, 200], results
+        assert results[0][1]["id"] == results[1][1]["id"], results
+        final = expect(api.get(f"/services/{name}"), 200)
+        assert final["id"] == results[0][1]["id"] and final["port"] in (81, 82)

@@ -71,6 +71,12 @@ CASES = [
      {"host": "a.test", "protocol": "https", "client_certificate": {"id": "nope"}},
      {"client_certificate": {"id": "expected a valid UUID"}},
      "client_certificate.id: expected a valid UUID"),
+    ("svc-bad-id", "/services", {"id": "123", "host": "a.test"},
+     {"id": "expected a valid UUID"}, "id: expected a valid UUID"),
+    ("svc-ca-certs-uuid", "/services",
+     {"host": "a.test", "protocol": "https", "ca_certificates": ["nope"]},
+     {"ca_certificates": ["expected a valid UUID"]},
+     "ca_certificates.1: expected a valid UUID"),
     # routes
     ("route-empty", "/routes", {}, {"@entity": [HTTPS_ROUTE_MSG]}, HTTPS_ROUTE_MSG),
     ("route-http-only", "/routes", {"protocols": ["http"]},
@@ -367,3 +373,48 @@ def test_delete_on_foreign_entity_endpoint_405(api):
     expect(api.delete(f"/routes/{rt['id']}/service"), 405, NOT_ALLOWED)
     expect(api.get(f"/services/{s['id']}"), 200, s)
 
+
+
+TOP_LEVEL = {"/services": "services", "/routes": "routes", "/consumers": "consumers",
+             "/upstreams": "upstreams", "/plugins": "plugins", "/certificates": "certificates",
+             "/ca_certificates": "ca_certificates", "/snis": "snis"}
+NESTED = {"/upstreams/{upstream}/targets": ("upstreams", "targets", {"name": "up.test"}),
+          "/consumers/{consumer}/basic-auth": ("consumers", "basicauth_credentials",
+                                               {"username": "c"}),
+          "/consumers/{consumer}/acls": ("consumers", "acls", {"username": "c"}),
+          "/consumers/{consumer}/jwt": ("consumers", "jwt_secrets", {"username": "c"}),
+          "/consumers/{consumer}/hmac-auth": ("consumers", "hmacauth_credentials",
+                                              {"username": "c"}),
+          "/consumers/{consumer}/key-auth": ("consumers", "keyauth_credentials",
+                                             {"username": "c"})}
+
+
+def _leaves(tree):
+    if isinstance(tree, str):
+        return [tree]
+    if isinstance(tree, dict):
+        return [m for v in tree.values() for m in _leaves(v)]
+    if isinstance(tree, list):
+        return [m for v in tree if v is not None for m in _leaves(v)]
+    return []
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_same_messages_as_dp_check(api, ctx, dp_check, case):
+    """The entity the Admin API refuses, put in a declarative file, is refused by
+    `tollgate-dp --check` with the same messages (one validation code for both)."""
+    import json
+    cid, path, body, *_ = case
+    if path in TOP_LEVEL:
+        doc = {"_format_version": "3.0", TOP_LEVEL[path]: [body]}
+        prefix = TOP_LEVEL[path] + "[0]"
+    else:
+        parent, child, pbody = NESTED[path]
+        doc = {"_format_version": "3.0", parent: [dict(pbody, **{child: [body]})]}
+        prefix = f"{parent}[0].{child}[0]"
+    rc, _, err = dp_check(json.dumps(doc), "case.json")
+    assert rc == 1, err
+    dp = sorted(line.split(": ", 1)[1] for line in err.splitlines()
+                if line.startswith(prefix) and ": " in line)
+    got = expect(api.post(path.format(**ctx), json=body), 400)
+    assert sorted(_leaves(got["fields"])) == dp
