@@ -320,3 +320,52 @@ def test_tags_endpoint_errors_and_ignored_filter(api):
     api.consumer(tags=[t])
     page = expect(api.get(f"/tags/{t}?tags=not_a_tag"), 200)
     assert len(page["data"]) == 1
+
+
+def test_plugin_config_defaults_are_returned(api):
+    p = api.create("/plugins", {"name": "key-auth", "route": {"id": api.route()["id"]}})
+    cfg = p["config"]
+    assert cfg["key_names"] == ["apikey"]
+    assert (cfg["hide_credentials"], cfg["key_in_header"], cfg["key_in_query"],
+            cfg["key_in_body"], cfg["run_on_preflight"]) == (False, True, True, False, True)
+    assert cfg["anonymous"] is None
+    assert p["protocols"] == ["grpc", "grpcs", "http", "https"]
+    assert p["enabled"] is True and p["instance_name"] is None
+
+
+def test_route_unlinked_and_relinked_by_patch(api):
+    s = api.service()
+    rt = api.route(service={"id": s["id"]}, headers={"x-version": ["v1", "v2"]})
+    assert rt["headers"] == {"x-version": ["v1", "v2"]}
+    p = expect(api.patch(f"/routes/{rt['id']}", json={"service": None}), 200)
+    assert p["service"] is None
+    assert expect(api.get(f"/services/{s['id']}/routes"), 200)["data"] == []
+    p = expect(api.patch(f"/routes/{rt['id']}", json={"service": {"name": s["name"]}}), 200)
+    assert p["service"] == {"id": s["id"]}
+    # the service can be deleted only once nothing points at it
+    expect(api.delete(f"/services/{s['id']}"), 400)
+    expect(api.patch(f"/routes/{rt['id']}", json={"service": None}), 200)
+    expect(api.delete(f"/services/{s['id']}"), 204)
+
+
+def test_rename_by_patch(api):
+    s = api.service()
+    new = uniq("renamed")
+    expect(api.patch(f"/services/{s['name']}", json={"name": new}), 200)
+    assert expect(api.get(f"/services/{new}"), 200)["id"] == s["id"]
+    expect(api.get(f"/services/{s['name']}"), 404, NOT_FOUND)
+
+
+def test_plugin_of_another_scope_not_found_through_this_one(api):
+    a, b = api.service(), api.service()
+    p = api.create(f"/services/{a['id']}/plugins", {"name": "cors"})
+    expect(api.get(f"/services/{b['id']}/plugins/{p['id']}"), 404, NOT_FOUND)
+    expect(api.patch(f"/services/{b['id']}/plugins/{p['id']}", json={"enabled": False}), 404)
+    r = api.delete(f"/services/{b['id']}/plugins/{p['id']}")
+    # the plugin of service a must survive a DELETE through service b
+    assert expect(api.get(f"/plugins/{p['id']}"), 200)["enabled"] is True
+    expect(r, 404, NOT_FOUND)
+    # Kong's nested DELETE answers 404 for a child that does not exist (not 204)
+    expect(api.delete(f"/services/{a['id']}/plugins/{new_id()}"), 404, NOT_FOUND)
+    # and DELETE of a route's service is 404 when the route has none (405 otherwise)
+    expect(api.delete(f"/routes/{api.route()['id']}/service"), 404, NOT_FOUND)
