@@ -241,3 +241,17 @@ def test_filter_is_get_by_name_or_404(api):
     s = api.service()
     expect(api.get(f"/services/{s['name']}"), 200, s)
     expect(api.get(f"/services/{s['name']}-nope"), 404, NOT_FOUND)
+
+
+def test_cors_with_configured_gui_origins(cp_factory):
+    from test_admin_common import api_for
+    plane = cp_factory(args=["--admin-gui-url", "http://gui-a.test:8002,http://gui-b.test:8002"])
+    a = api_for(plane)
+    cors_ok(a.get("/services", headers={"Origin": "http://gui-b.test:8002"}),
+            "http://gui-b.test:8002")
+    # an origin not configured gets the first configured one (the browser then refuses)
+    cors_ok(a.get("/services", headers={"Origin": "http://evil.test"}),
+            "http://gui-a.test:8002")
+    r = a.options("/services", headers={"Origin": "http://gui-a.test:8002"})
+    assert r.status_code == 204
+    cors_ok(r, "http://gui-a.test:8002")

@@ -248,3 +248,60 @@ def test_audit_never_contains_secrets(cp):
         "the credential creations are audited"
     for what, value in secrets.items():
         assert value not in log, f"{what} appears in the control plane's log"
+
+
+def test_configured_body_limit(cp_factory):
+    plane = cp_factory(args=["--admin-client-max-body-size", "1k"])
+    small = {"host": "small.test", "tags": ["x" * 100]}
+    expect(raw(plane.url, "POST", "/services", json=small), 201)
+    big = {"host": "big.test", "tags": [f"t{i}" + "x" * 100 for i in range(20)]}
+    r = raw(plane.url, "POST", "/services", json=big)
+    assert r.status_code == 413, r.text
+    assert expect(raw(plane.url, "GET", "/services"), 200)["data"][0]["host"] == "small.test"
+
+
+class _DefaultListen(ControlPlane):
+    """A control plane started without --admin-listen (its default address)."""
+
+    def __init__(self, dsn):
+        super().__init__(dsn)
+        self.port = 8001
+        self.url = "http://127.0.0.1:8001"
+
+    def command(self):
+        cmd = super().command()
+        i = cmd.index("--admin-listen")
+        return cmd[:i] + cmd[i + 2:]
+
+
+def _listening(port):
+    """Local addresses (hex, as /proc/net/tcp{,6} write them) listening on port."""
+    out = []
+    for f in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(f).read().splitlines()[1:]
+        except OSError:
+            continue
+        for ln in lines:
+            parts = ln.split()
+            addr, p = parts[1].rsplit(":", 1)
+            if int(p, 16) == port and parts[3] == "0A":
+                out.append(addr)
+    return out
+
+
+def test_default_admin_listen_is_loopback_8001(pg, cp):
+    if _listening(8001):
+        pytest.skip("port 8001 is in use on this machine")
+    dsn = pg.create_db()
+    bootstrap(dsn)
+    plane = _DefaultListen(dsn)
+    try:
+        plane.start()
+        expect(raw(plane.url, "GET", "/services"), 200)
+        addrs = _listening(8001)
+        assert addrs, "nothing listens on 8001"
+        # 0100007F = 127.0.0.1 (IPv4, little-endian hex); no wildcard 00000000 / ::
+        assert all(a in ("0100007F", "00000000000000000000000001000000") for a in addrs), addrs
+    finally:
+        plane.stop()

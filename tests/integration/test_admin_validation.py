@@ -418,3 +418,20 @@ def test_same_messages_as_dp_check(api, ctx, dp_check, case):
                 if line.startswith(prefix) and ": " in line)
     got = expect(api.post(path.format(**ctx), json=body), 400)
     assert sorted(_leaves(got["fields"])) == dp
+
+
+def test_plugin_protocols_must_match_the_route(api):
+    rt = api.route(protocols=["http"])
+    expect(api.post(f"/routes/{rt['id']}/plugins", json={"name": "key-auth",
+                                                        "protocols": ["grpc"]}), 400,
+           schema_violation({"protocols": "must match the associated route's protocols"},
+                            "protocols: must match the associated route's protocols"))
+    s = api.service()
+    api.route(service={"id": s["id"]}, protocols=["http"])
+    expect(api.post(f"/services/{s['id']}/plugins", json={"name": "key-auth",
+                                                         "protocols": ["grpcs"]}), 400,
+           schema_violation({"protocols": "must match the protocols of at least one route "
+                                          "pointing to this Plugin's service"},
+                            "protocols: must match the protocols of at least one route "
+                            "pointing to this Plugin's service"))
+    assert expect(api.get(f"/routes/{rt['id']}/plugins"), 200)["data"] == []
