@@ -5,7 +5,7 @@ import pytest
 
 from test_admin_common import (  # noqa: F401  (api is a fixture)
     ALL_PROTOCOLS, HTTPS_ROUTE_MSG, NOT_ALLOWED, NOT_FOUND, api, expect, fk_unresolved,
-    fk_violation, new_id, schema_violation, uniq)
+    fk_violation, make_cert, new_id, schema_violation, uniq)
 
 COND_PROTOCOL = "failed conditional validation given value of field 'protocol'"
 NAME_MSG = ("invalid value '{}': the only accepted ascii characters are alphanumerics or ., -, "
@@ -16,6 +16,9 @@ PATH_MSG = "should start with: / (fixed path) or ~/ (regex path)"
 RL_MSG = ("at least one of these fields must be non-empty: 'config.second', 'config.minute', "
           "'config.hour', 'config.day', 'config.month', 'config.year'")
 FIXED_ID = "00000000-0000-4000-8000-00000000abcd"
+CERT_A, KEY_A = make_cert("val-a.test")
+CERT_B, KEY_B = make_cert("val-b.test")
+CA_EXPIRED = make_cert("val-expired-ca.test", ca=True, days=-1)[0]
 
 # (id, collection path, body, fields, message entries...) -> 400 code 2 with exactly that body.
 # {consumer} and {upstream} in the path are filled from the module's fixture entities.
@@ -191,6 +194,16 @@ CASES = [
      "cert: required field missing", "key: required field missing"),
     ("ca-empty", "/ca_certificates", {}, {"cert": "required field missing"},
      "cert: required field missing"),
+    ("cert-key-mismatch", "/certificates", {"cert": CERT_A, "key": KEY_B},
+     {"@entity": ["certificate does not match key"]}, "certificate does not match key"),
+    ("ca-not-a-ca", "/ca_certificates", {"cert": CERT_A},
+     {"cert": 'certificate does not appear to be a CA because it is missing the "CA" basic '
+              'constraint'},
+     'cert: certificate does not appear to be a CA because it is missing the "CA" basic '
+     'constraint'),
+    ("ca-expired", "/ca_certificates", {"cert": CA_EXPIRED},
+     {"cert": 'certificate expired, "Not After" time is in the past'},
+     'cert: certificate expired, "Not After" time is in the past'),
     ("sni-no-cert", "/snis", {"name": "nocert.test"},
      {"certificate": "required field missing"}, "certificate: required field missing"),
     ("sni-ip", "/snis", {"name": "1.2.3.4", "certificate": {"id": FIXED_ID}},
@@ -294,7 +307,6 @@ def test_service_delete_refused_while_routes_reference_it(api):
 
 
 def test_ca_certificate_delete_refused_while_referenced(api):
-    from test_admin_common import make_cert
     cert, _ = make_cert("ref-ca.test", ca=True)
     ca = api.create("/ca_certificates", {"cert": cert})
     s = api.service(protocol="https", ca_certificates=[ca["id"]])
@@ -435,3 +447,11 @@ def test_plugin_protocols_must_match_the_route(api):
                             "protocols: must match the protocols of at least one route "
                             "pointing to this Plugin's service"))
     assert expect(api.get(f"/routes/{rt['id']}/plugins"), 200)["data"] == []
+
+
+def test_sni_certificate_path_is_disabled(api):
+    # Kong disables /snis/{sni}/certificate (use /certificates/{sni name})
+    cert, key = make_cert("val-sni.test")
+    name = uniq("dis") + ".test"
+    api.create("/certificates", {"cert": cert, "key": key, "snis": [name]})
+    expect(api.get(f"/snis/{name}/certificate"), 404, NOT_FOUND)
