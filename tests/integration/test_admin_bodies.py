@@ -164,3 +164,25 @@ def test_trailing_slash_tolerated(api):
     page = expect(api.get("/consumers/"), 200)
     assert isinstance(page["data"], list)
     expect(api.get(f"/consumers/{c['id']}/"), 200, c)
+
+
+def test_certificate_upload_as_files_like_curl(api):
+    # `curl -F cert=@cert.pem -F key=@key.pem -F snis[]=a.test :8001/certificates`
+    from test_admin_common import make_cert
+    cert, key = make_cert("upload.test")
+    sni = uniq("up") + ".test"
+    r = api.post("/certificates", files=[
+        ("cert", ("cert.pem", cert.encode(), "application/x-pem-file")),
+        ("key", ("key.pem", key.encode(), "application/octet-stream")),
+        ("snis[]", (None, sni))])
+    c = expect(r, 201)
+    assert c["cert"] == cert and c["key"] == key and c["snis"] == [sni]
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_bad_json_on_updates(api, method):
+    s = api.service()
+    r = api.request(method, f"/services/{s['id']}", data="{nope",
+                    headers={"Content-Type": "application/json"})
+    expect(r, 400, {"message": "Cannot parse JSON body"})
+    expect(api.get(f"/services/{s['id']}"), 200, s)
