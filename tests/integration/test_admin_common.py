@@ -189,10 +189,9 @@ def make_cert(cn="ssl-example.test", ca=False, days=365):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
     now = datetime.datetime.utcnow()
-    if days < 0:
-        not_before, not_after = now - datetime.timedelta(days=30), now + datetime.timedelta(days=days)
-    else:
-        not_before, not_after = now - datetime.timedelta(days=1), now + datetime.timedelta(days=days)
+    day = datetime.timedelta(days=1)
+    not_before = now - (30 if days < 0 else 1) * day
+    not_after = now + days * day
     builder = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(not_before).not_valid_after(not_after)
