@@ -297,7 +297,12 @@ def test_default_admin_listen_is_loopback_8001(pg, cp):
     bootstrap(dsn)
     plane = _DefaultListen(dsn)
     try:
-        plane.start()
+        try:
+            plane.start()
+        except RuntimeError as e:
+            if "in use" in str(e).lower():
+                pytest.skip("port 8001 was taken meanwhile")
+            raise
         expect(raw(plane.url, "GET", "/services"), 200)
         addrs = _listening(8001)
         assert addrs, "nothing listens on 8001"
