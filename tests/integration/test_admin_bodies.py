@@ -186,3 +186,14 @@ def test_bad_json_on_updates(api, method):
                     headers={"Content-Type": "application/json"})
     expect(r, 400, {"message": "Cannot parse JSON body"})
     expect(api.get(f"/services/{s['id']}"), 200, s)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_patch_plugin_config_as_form_merges(api, kind):
+    s = api.service()
+    p = api.create(f"/services/{s['id']}/plugins",
+                   {"name": "rate-limiting", "config": {"minute": 10, "hour": 100}})
+    q = expect(send(api, "PATCH", f"/plugins/{p['id']}", kind, [("config.minute", "20")]), 200)
+    assert q["config"]["minute"] == 20 and q["config"]["hour"] == 100
+    q = expect(send(api, "PATCH", f"/plugins/{p['id']}", kind, [("config.hour", "")]), 200)
+    assert q["config"]["hour"] is None and q["config"]["minute"] == 20
