@@ -84,12 +84,25 @@ fail(struct gw_pctx *ctx, const struct conf *k, const char *msg)
     return gw_pctx_error(ctx, 401, msg);
 }
 
-/* kong.request.get_body() reads only these three kinds; others are an empty table */
+/* kong.request.get_body() reads only these three kinds (others are an empty table); and
+ * Kong reads the body only when a name is not in a header or the query string before it, or
+ * to hide it: a key under the first name in a header or the query needs no body. */
 static int
 needs_body(const void *conf, const struct gw_pctx *ctx)
 {
-    return ((const struct conf *)conf)->in_body &&
-           gw_body_kind(gw_pctx_content_type(ctx)) != GW_BODY_OTHER;
+    const struct conf *k = conf;
+
+    if (!k->in_body || gw_body_kind(gw_pctx_content_type(ctx)) == GW_BODY_OTHER) {
+        return 0;
+    }
+    if (!k->hide && k->key_names && k->key_names->n > 0) {
+        const char *name = k->key_names->u.items[0].u.s;
+        if ((k->in_header && gw_pctx_header(ctx, name, NULL).p) ||
+            (k->in_query && gw_pctx_query_arg(ctx, name, NULL).p)) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* kong.request.get_body(): the parsed body, or NULL for what it refuses (no or another

@@ -494,6 +494,21 @@ def test_bodies_no_plugin_asks_for_stream_past_the_bound(small):
     assert len(got["body"]) == len(big)
 
 
+def test_key_in_header_needs_no_body(small):
+    # Kong reads the body only when the first key name is in neither a header nor the query
+    big = json.dumps({"pad": "z" * 300000}).encode()
+    got = seen(requests.post(small.url + "/ka-body", data=big,
+                             headers={"Content-Type": "application/json", "apikey": KEY}))
+    assert len(got["body"]) == len(big)
+    got = seen(requests.post(small.url + "/ka-body?apikey=" + KEY, data=big,
+                             headers={"Content-Type": "application/json"}))
+    assert len(got["body"]) == len(big)
+    # hiding it needs the body (to clear the field there too): past the bound, 413
+    r = requests.post(small.url + "/ka-hide", data=big,
+                      headers={"Content-Type": "application/json", "apikey": KEY})
+    assert r.status_code == 413
+
+
 def test_response_over_bound_passes_unchanged(small, gw):
     r = requests.get(small.url + "/bigjson/100000")
     assert r.status_code == 200
