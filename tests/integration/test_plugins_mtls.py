@@ -9,6 +9,7 @@ import json
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
 from cryptography import x509
@@ -437,3 +438,38 @@ def test_send_ca_dn(sni_gw, pki):
     assert "No client certificate CA names sent" in out
     st, body = request(sni_gw.ssl_port, "/", sni="dn.test", cert=pki.client("alice"))
     assert (st, body["headers"]["x-consumer-username"]) == (200, "alice")
+
+
+def test_reload_changes_the_trusted_ca(tmp_path, pki):
+    echo = Echo("reload-echo")
+    sslport = free_port()
+
+    def conf(ca):
+        return f"""
+_format_version: "3.0"
+{ca_entities(pki)}
+{CONSUMERS}
+services:
+  - url: http://127.0.0.1:{echo.port}
+    routes:
+      - paths: [/]
+        plugins:
+          - name: mtls-auth
+            config: {{ca_certificates: [{ca}]}}
+"""
+    g = Gateway(tmp_path, conf(CA_ID), extra=("--proxy-ssl-listen", f"127.0.0.1:{sslport}"))
+    try:
+        ours, theirs = pki.client("alice"), pki.client("bob", issuer=pki.other)
+        assert request(sslport, "/", cert=ours)[0] == 200
+        assert request(sslport, "/", cert=theirs)[0] == 401
+        version = g.status()["configuration_hash"]
+        g.reload(conf(OTHER_CA_ID))
+        deadline = time.time() + 10
+        while g.status()["configuration_hash"] == version and time.time() < deadline:
+            time.sleep(0.05)
+        assert request(sslport, "/", cert=ours)[0] == 401
+        st, body = request(sslport, "/", cert=theirs)
+        assert (st, body["headers"]["x-consumer-username"]) == (200, "bob")
+    finally:
+        g.stop()
+        echo.stop()
