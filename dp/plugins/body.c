@@ -37,6 +37,9 @@ gw_body_kind(struct gw_str ct)
 static struct gw_body_field *
 push(struct gw_body_doc *d)
 {
+    if (d->n >= GW_BODY_MAX_FIELDS) {
+        return NULL; /* a body of millions of tiny fields would cost 50 times its size */
+    }
     if (d->n == d->cap) {
         unsigned nc = d->cap ? d->cap * 2 : 16;
         struct gw_body_field *f = gw_arena_alloc(d->a, sizeof *f * nc);
@@ -229,12 +232,6 @@ parse_json(struct gw_body_doc *d, struct gw_str s)
         }
         if (f->name.p == NULL && f->key.n > 2) {
             return -1;
-        }
-        /* a later duplicate replaces the earlier value (cjson keeps the last) */
-        for (unsigned k = 0; k + 1 < d->n; k++) {
-            if (!d->f[k].removed && gw_str_eq(d->f[k].name, f->name)) {
-                d->f[k].removed = 1;
-            }
         }
         i = ws(s, ve);
         if (i < s.n && s.p[i] == ',') {
@@ -469,13 +466,14 @@ gw_body_find(const struct gw_body_doc *d, struct gw_str name, unsigned *count)
 
     for (unsigned i = 0; i < d->n; i++) {
         if (!d->f[i].removed && gw_str_eq(d->f[i].name, name)) {
-            if (n++ == 0) {
+            /* JSON: a repeated key is one value, the last (cjson's table) */
+            if (n++ == 0 || d->kind == GW_BODY_JSON) {
                 first = (int)i;
             }
         }
     }
     if (count) {
-        *count = n;
+        *count = d->kind == GW_BODY_JSON && n ? 1 : n;
     }
     return first;
 }

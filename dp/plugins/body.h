@@ -8,6 +8,8 @@
 #include "arena.h"
 #include "str.h"
 
+#define GW_BODY_MAX_FIELDS 10000
+
 enum gw_body_kind {
     GW_BODY_OTHER = 0,
     GW_BODY_JSON,
@@ -39,12 +41,15 @@ struct gw_body_doc {
 enum gw_body_kind gw_body_kind(struct gw_str content_type);
 
 /* Parses body as kind (multipart: the boundary comes from content_type). 0, or -1 when it
- * does not parse as that kind (JSON: not one well-formed object; multipart: no boundary). An
- * empty body gives no fields. Duplicate JSON keys: the last one counts, as with cjson. */
+ * does not parse as that kind (JSON: not one well-formed object; multipart: no boundary) or
+ * has more than GW_BODY_MAX_FIELDS top-level fields (Kong reads only the first 100 form
+ * arguments, lua_max_post_args). An empty body gives no fields. Duplicate JSON keys: the last
+ * one counts, as with cjson (untouched duplicates are written back as they came). */
 int gw_body_parse(struct gw_arena *a, enum gw_body_kind kind, struct gw_str content_type,
                   struct gw_str body, struct gw_body_doc *d);
 
-/* The live fields named name: how many, and the index of the first (-1 when none). */
+/* The live fields named name: how many, and the index of the first (-1 when none). JSON: the
+ * last of a repeated key, counted once. */
 int gw_body_find(const struct gw_body_doc *d, struct gw_str name, unsigned *count);
 
 /* Removes every live field named name; how many. */
