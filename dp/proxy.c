@@ -1016,7 +1016,9 @@ req_route(struct client *c)
         return;
     }
     r->ri = &s->routes[m.route_idx];
-    if (r->ri->https_only && !c->l->ssl) {
+    /* https-only routes: a trusted proxy that terminated TLS says so (Kong §4.5) */
+    if (r->ri->https_only && !c->l->ssl &&
+        !gw_str_caseeqz(from_trusted(r, "x-forwarded-proto"), "https")) {
         c->close_after |= r->bk != F_NONE;
         if (r->ri->redirect_status == 426) {
             respond_error_x(c, 426, "Please use HTTPS protocol", FMT_JSON,

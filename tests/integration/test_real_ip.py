@@ -33,6 +33,9 @@ services:
         plugins:
           - name: ip-restriction
             config: {{allow: [5.6.7.0/24]}}
+      - name: secure
+        paths: [/secure]
+        protocols: [https]
 """
 
 
@@ -110,6 +113,17 @@ def test_trusted_peer_forwarded_headers_are_kept(trusted):
     h = upstream(trusted)
     assert (h["x-forwarded-proto"], h["x-forwarded-path"]) == ("http", "/echo")
     assert h["x-real-ip"] == "127.0.0.1"
+
+
+def test_https_only_route_behind_a_trusted_tls_terminator(trusted, untrusted):
+    proto = [("Host", "x"), ("X-Forwarded-Proto", "https")]
+    r = http_request(trusted.port, "GET", "/secure", proto)
+    assert r.status == 200
+    assert r.json()["headers"]["x-forwarded-proto"] == "https"
+    r = http_request(untrusted.port, "GET", "/secure", proto)
+    assert (r.status, r.json()["message"]) == (426, "Please use HTTPS protocol")
+    r = http_request(trusted.port, "GET", "/secure", [("Host", "x")])
+    assert r.status == 426
 
 
 def test_bad_or_ported_addresses(trusted):
