@@ -410,6 +410,7 @@ import(struct areq *r)
     }
     if (ok) {
         snprintf(r->audit_id, sizeof r->audit_id, "config");
+        gw_store_changed(r->opts->store);
         reply_raw(r, 201, out.p, out.len);
         out.p = NULL;
     }

@@ -959,6 +959,7 @@ write_entity(struct areq *r, const struct gw_ent *e, json_t *in, int form, enum 
         PQclear(res);
     }
     snprintf(r->audit_id, sizeof r->audit_id, "%s", id);
+    gw_store_changed(r->opts->store);
     if (d->type == GW_ENT_CERTIFICATES) {
         reply_stored(r, e, id, mode == W_CREATE ? 201 : 200);
     } else {
@@ -1140,6 +1141,7 @@ delete(struct areq *r, const struct gw_ent *e, const char *key, const struct gw_
         write_error(r, e, res, NULL, 1);
     } else {
         snprintf(r->audit_id, sizeof r->audit_id, "%s", id);
+        gw_store_changed(r->opts->store);
         reply_raw(r, 204, NULL, 0);
     }
     PQclear(res);

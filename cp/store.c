@@ -1,10 +1,12 @@
-/* PostgreSQL connection pool: a mutex, a condition variable and a stack of free slots. */
+/* PostgreSQL connection pool: a mutex, a condition variable and a stack of free slots; and
+ * the notifier thread that announces committed changes. */
 #include "store.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct gw_store {
     pthread_mutex_t lock;
@@ -14,7 +16,70 @@ struct gw_store {
     int nfree;
     PGconn **all;   /* size slots; NULL until first connected */
     int *free_slot; /* stack of free slot indexes */
+    /* the notifier */
+    pthread_t notifier;
+    int notifier_started, pending, stopping;
+    pthread_cond_t changed;
 };
+
+/* Pool connections defer the version trigger's NOTIFY to the notifier. */
+static PGconn *
+connect_deferred(const char *dsn)
+{
+    static const char *const keys[] = {"dbname", "options", NULL};
+    const char *vals[] = {dsn, "-c tollgate.notify=deferred", NULL};
+
+    return PQconnectdbParams(keys, vals, 1);
+}
+
+static void *
+notifier_main(void *arg)
+{
+    struct gw_store *s = arg;
+    PGconn *c = NULL;
+
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->pending && !s->stopping) {
+            pthread_cond_wait(&s->changed, &s->lock);
+        }
+        if (s->stopping) {
+            break;
+        }
+        s->pending = 0;
+        pthread_mutex_unlock(&s->lock);
+        if (c == NULL) {
+            c = PQconnectdb(s->dsn);
+        } else if (PQstatus(c) != CONNECTION_OK) {
+            PQreset(c);
+        }
+        PGresult *r = PQexec(c, "SELECT pg_notify('tollgate_config', last_value::text) "
+                                "FROM tollgate_config_version");
+        int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+        PQclear(r);
+        pthread_mutex_lock(&s->lock);
+        if (!ok) {
+            /* PostgreSQL is away: try again in a second (listeners also poll the version) */
+            s->pending = 1;
+            struct timespec t;
+            clock_gettime(CLOCK_REALTIME, &t);
+            t.tv_sec += 1;
+            pthread_cond_timedwait(&s->changed, &s->lock, &t);
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    PQfinish(c);
+    return NULL;
+}
+
+void
+gw_store_changed(struct gw_store *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->pending = 1;
+    pthread_cond_signal(&s->changed);
+    pthread_mutex_unlock(&s->lock);
+}
 
 struct gw_store *
 gw_store_open(const char *dsn, int size)
@@ -37,6 +102,8 @@ gw_store_open(const char *dsn, int size)
     }
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->freed, NULL);
+    pthread_cond_init(&s->changed, NULL);
+    s->notifier_started = pthread_create(&s->notifier, NULL, notifier_main, s) == 0;
     return s;
 }
 
@@ -45,6 +112,13 @@ gw_store_close(struct gw_store *s)
 {
     if (s == NULL) {
         return;
+    }
+    if (s->notifier_started) {
+        pthread_mutex_lock(&s->lock);
+        s->stopping = 1;
+        pthread_cond_signal(&s->changed);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->notifier, NULL);
     }
     for (int i = 0; s->all && i < s->size; i++) {
         if (s->all[i]) {
@@ -82,7 +156,7 @@ gw_store_get(struct gw_store *s, char *err, size_t len)
 
     PGconn *c = s->all[slot];
     if (c == NULL) {
-        c = PQconnectdb(s->dsn);
+        c = connect_deferred(s->dsn);
         s->all[slot] = c;
     } else if (PQstatus(c) != CONNECTION_OK) {
         PQreset(c);

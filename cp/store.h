@@ -26,6 +26,12 @@ void gw_store_put(struct gw_store *s, PGconn *conn);
 PGresult *gw_store_exec(PGconn *conn, int retry, const char *sql, int n,
                         const char *const *params);
 
+/* After a committed change: announces it with NOTIFY tollgate_config (payload: the config
+ * version) from a notifier thread, once for any number of changes made meanwhile. The pool's
+ * connections run with tollgate.notify = deferred, so the version trigger does not notify
+ * inside their transactions (see migrations/001_core.up.sql for why). Never blocks. */
+void gw_store_changed(struct gw_store *s);
+
 /* 1 when r failed because the connection is gone (the caller answers 503). */
 int gw_store_conn_lost(PGconn *conn, const PGresult *r);
 
