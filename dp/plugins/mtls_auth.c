@@ -3,7 +3,8 @@
  * handshakes this plugin could apply to and lets any chain through (tls.c); the check is
  * here, once the route is known. The CA stores (one X509_STORE per distinct ca_certificates
  * list) and the consumer indexes by username and custom_id are built once per snapshot, by
- * init; a request costs one chain verification and a few hash lookups.
+ * init. A chain is verified once per connection, plugin and config for cache_ttl seconds
+ * (Kong caches by certificate for as long); a request then costs a few hash lookups.
  *
  * Kong's order: SAN entries (DNS, email, URI), then the subject's CN, each tried against
  * consumer_by in order. Any failure (no certificate, untrusted or expired, no consumer) is a
@@ -15,6 +16,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,8 @@ struct conf {
     const char *anonymous;
     enum by by[2]; /* consumer_by in order; 0 ends */
     int skip_lookup, partial_chain, group_by_dn;
-    const char *cas; /* the ca_certificates ids joined with ',': names the store */
+    double cache_ttl; /* s */
+    const char *cas;  /* the ca_certificates ids joined with ',': names the store */
 };
 
 struct store {
@@ -111,6 +114,11 @@ compile(const struct gw_record *r, const struct gw_val *c, struct gw_arena *a, c
     }
     k->skip_lookup = flag(r, c, "skip_consumer_lookup");
     k->partial_chain = flag(r, c, "allow_partial_chain");
+    const struct gw_val *ttl = gw_rec_get(r, c, "cache_ttl");
+    k->cache_ttl = !ttl                    ? 60
+                   : ttl->type == GW_V_INT ? (double)ttl->u.i
+                   : ttl->type == GW_V_NUM ? ttl->u.d
+                                           : 60;
     k->group_by_dn = group && strcmp(group, "DN") == 0;
     return k;
 }
@@ -247,9 +255,35 @@ stores_build(struct global *g, const struct gw_config *cfg, struct gw_arena *a)
     return 0;
 }
 
+/* The last verification on a connection (SSL ex_data, freed with the SSL): the peer's chain
+ * cannot change on it (no renegotiation, no post-handshake authentication). */
+struct verdict {
+    uint64_t version; /* the snapshot's */
+    const void *conf; /* the plugin instance, unique within that snapshot */
+    double until;     /* loop time */
+    int ok;
+};
+
+static int verdict_index = -1;
+static pthread_once_t verdict_once = PTHREAD_ONCE_INIT;
+
+static void
+verdict_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    free(ptr);
+}
+
+static void
+verdict_init(void)
+{
+    verdict_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, verdict_free);
+}
+
 static void *
 init(const struct gw_snapshot *s, struct gw_arena *a)
 {
+    pthread_once(&verdict_once, verdict_init);
     struct global *g = gw_arena_calloc(a, sizeof *g);
 
     if (g == NULL || stores_build(g, s->cfg, a) < 0 ||
@@ -288,6 +322,11 @@ find_store(const struct global *g, const char *cas)
 static int
 verified(struct gw_pctx *ctx, const struct conf *k, const struct global *g, X509 *leaf)
 {
+    struct verdict *v = verdict_index >= 0 ? SSL_get_ex_data(ctx->ssl, verdict_index) : NULL;
+
+    if (v && v->version == ctx->snap->version && v->conf == k && ctx->now < v->until) {
+        return v->ok;
+    }
     X509_STORE *st = find_store(g, k->cas);
     X509_STORE_CTX *x = st ? X509_STORE_CTX_new() : NULL;
     int ok = 0;
@@ -300,6 +339,14 @@ verified(struct gw_pctx *ctx, const struct conf *k, const struct global *g, X509
     }
     X509_STORE_CTX_free(x);
     ERR_clear_error();
+    if (v == NULL && verdict_index >= 0 && (v = malloc(sizeof *v)) != NULL &&
+        !SSL_set_ex_data(ctx->ssl, verdict_index, v)) {
+        free(v);
+        v = NULL;
+    }
+    if (v) {
+        *v = (struct verdict){ctx->snap->version, k, ctx->now + k->cache_ttl, ok};
+    }
     return ok;
 }
 

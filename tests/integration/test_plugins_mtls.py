@@ -5,6 +5,7 @@ skip_consumer_lookup with acl on the certificate's CN; intermediates and allow_p
 The TLS listener asks for a client certificate only on handshakes an mtls-auth plugin could
 apply to (seen with openssl s_client -msg: a CertificateRequest message, or none)."""
 import datetime
+import http.client
 import json
 import socket
 import ssl
@@ -462,12 +463,29 @@ services:
         ours, theirs = pki.client("alice"), pki.client("bob", issuer=pki.other)
         assert request(sslport, "/", cert=ours)[0] == 200
         assert request(sslport, "/", cert=theirs)[0] == 401
+        # a kept-alive connection, verified once under the old config
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.load_cert_chain(*ours)
+        kept = http.client.HTTPSConnection("127.0.0.1", sslport, context=ctx, timeout=5)
+        for _ in range(2):
+            kept.request("GET", "/")
+            resp = kept.getresponse()
+            resp.read()
+            assert resp.status == 200
         version = g.status()["configuration_hash"]
         g.reload(conf(OTHER_CA_ID))
         deadline = time.time() + 10
         while g.status()["configuration_hash"] == version and time.time() < deadline:
             time.sleep(0.05)
         assert request(sslport, "/", cert=ours)[0] == 401
+        # the next request on it is checked against the new CA
+        kept.request("GET", "/")
+        resp = kept.getresponse()
+        assert (resp.status, json.loads(resp.read())["message"]) == \
+            (401, "TLS certificate failed verification")
+        kept.close()
         st, body = request(sslport, "/", cert=theirs)
         assert (st, body["headers"]["x-consumer-username"]) == (200, "bob")
     finally:
