@@ -340,14 +340,25 @@ def test_route_without_plugin_ignores_certificates(gw, pki):
 
 @pytest.fixture(scope="module")
 def sni_gw(tmp_path_factory, pki):
-    """mtls-auth only on routes with snis: other SNIs get no CertificateRequest."""
+    """mtls-auth only on routes with snis: other SNIs get no CertificateRequest. dn.test has
+    a certificate of its own (the connection switches contexts during the handshake)."""
     tmp = tmp_path_factory.mktemp("mtls-sni")
     echo = Echo("sni-echo")
     sslport = free_port()
+    srv, srv_key = make_cert("dn.test", sans=["dn.test"])
+    key_pem = srv_key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
     g = Gateway(tmp, f"""
 _format_version: "3.0"
 {ca_entities(pki)}
 {CONSUMERS}
+certificates:
+  - cert: |
+{indent(pem(srv), 6)}
+    key: |
+{indent(key_pem, 6)}
+    snis: [{{name: dn.test}}]
 services:
   - name: guarded
     url: http://127.0.0.1:{echo.port}
@@ -430,6 +441,7 @@ def test_resumed_session_keeps_the_client_chain(gw, pki):
 
 def test_send_ca_dn(sni_gw, pki):
     out = s_client(sni_gw.ssl_port, "dn.test", pki.client("alice"))
+    assert "subject=CN = dn.test" in out  # the SNI's own certificate
     names = out.partition("Acceptable client certificate CA names")[2].partition("---")[0]
     assert "Test Root CA" in names and "Test Intermediate" in names, out
     assert "Other CA" not in names
