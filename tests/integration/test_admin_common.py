@@ -69,6 +69,9 @@ class Api:
         """Another client on the same control plane (own connection pool, for threads)."""
         return Api(self.base, self.headers)
 
+    def close(self):
+        self.session.close()
+
     # creation shortcuts: they assert 201 and return the entity
     def create(self, path, body):
         r = self.post(path, json=body)
@@ -103,7 +106,9 @@ def api_for(plane):
 @pytest.fixture(scope="module")
 def api(cp):
     """An Api on the module's control plane (import this fixture into a test module)."""
-    return api_for(cp)
+    client = api_for(cp)
+    yield client
+    client.close()
 
 
 def body_of(r):

@@ -503,6 +503,7 @@ def test_two_concurrent_creates_of_one_name(api):
             c = api.fresh()
             barrier.wait()
             r = c.post("/services", json={"name": name, "host": "race.test"})
+            c.close()
             results.append((r.status_code, r.json()))
 
         threads = [threading.Thread(target=create) for _ in range(2)]
@@ -529,6 +530,7 @@ def test_two_concurrent_puts_of_one_name_make_one_entity(api):
             c = api.fresh()
             barrier.wait()
             r = c.put(f"/services/{name}", json={"host": "race.test", "port": port})
+            c.close()
             results.append((r.status_code, r.json()))
 
         threads = [threading.Thread(target=put, args=(p,)) for p in (81, 82)]

@@ -36,6 +36,8 @@ def many(api):
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         made = list(pool.map(post, range(N)))
     took = time.time() - t0
+    for c in clients.values():
+        c.close()
     assert took < 60, f"creating {N} consumers took {took:.1f}s"
     return {e["username"]: e for e in made}
 

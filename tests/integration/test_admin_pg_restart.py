@@ -89,6 +89,7 @@ def test_writes_reported_201_survive_a_restart(pg_private, cp_factory):
                 with lock:
                     (ok if r.status_code == 201 else other).append(
                         (r.status_code, name, r.text[:200]))
+            c.close()
 
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             futures = [pool.submit(writer, n) for n in range(4)]
