@@ -147,9 +147,8 @@ mtls_sni(const struct gw_tls_certs *t, const char *name, STACK_OF(X509_NAME) **c
     return ask;
 }
 
-/* The host_name of a server_name extension (RFC 6066 3) into out; -1 when there is none. */
-static int
-sni_of(const unsigned char *p, size_t len, char *out, size_t outlen)
+int
+gw_tls_parse_sni(const unsigned char *p, size_t len, char *out, size_t outlen)
 {
     size_t list, i = 2;
 
@@ -191,7 +190,7 @@ on_client_hello(SSL *ssl, int *al, void *arg)
     }
     merge_names(&cas, t->any_cas);
     int sni_ask = SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext, &len) == 1 &&
-                  sni_of(ext, len, name, sizeof name) == 0 && mtls_sni(t, name, &cas);
+                  gw_tls_parse_sni(ext, len, name, sizeof name) == 0 && mtls_sni(t, name, &cas);
     if (cas && sk_X509_NAME_num(cas) > 0 && (t->mtls_any || sni_ask)) {
         SSL_set_client_CA_list(ssl, cas); /* the connection owns them now */
     } else {

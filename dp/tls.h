@@ -25,4 +25,9 @@ int gw_tls_init(const char *cert_file, const char *key_file);
  * handshake and must outlive it. NULL on failure. */
 SSL *gw_tls_new(int fd, const struct gw_tls_certs *certs);
 
+/* The host_name of a raw server_name extension body (RFC 6066 3, as the client hello
+ * callback sees it, unchecked) into out, NUL-terminated; 0, or -1 when it has none that
+ * fits (malformed, empty, embedded NUL, longer than outlen - 1). */
+int gw_tls_parse_sni(const unsigned char *p, size_t len, char *out, size_t outlen);
+
 #endif
