@@ -17,6 +17,7 @@
 #include "canon.h"
 #include "doc.h"
 #include "store.h"
+#include "val.h"
 
 /* parents before children, so foreign keys hold while inserting */
 static const enum gw_entity_type order[GW_ENT__COUNT] = {
@@ -433,6 +434,16 @@ tags(struct areq *r, const char *tag)
 
     if (gw_ent_page_size(r, &size) < 0) {
         return;
+    }
+    for (size_t i = 0, n = tag ? strlen(tag) : 0; i < n;) {
+        size_t l = gw_utf8_len((const unsigned char *)tag + i, n - i);
+        if (l == 0) {
+            char msg[120];
+            snprintf(msg, sizeof msg, "invalid utf-8 sequence of 1 bytes from index %zu", i);
+            reply_msg(r, 400, msg);
+            return;
+        }
+        i += l;
     }
     if (offset) {
         unsigned char dec[64];

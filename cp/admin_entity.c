@@ -836,9 +836,73 @@ exec_ok(PGresult *res)
 
 /* Validates in (owned) and writes it. id: the row's id (given or new); created: the kept
  * creation time (0: now). */
+/* Kong checks a plugin's protocols against its route's, or against its service's routes */
+static int
+plugin_protocols_ok(struct areq *r, const json_t *doc)
+{
+    const json_t *protos = json_object_get(doc, "protocols");
+    const char *route = json_string_value(json_object_get(json_object_get(doc, "route"), "id"));
+    const char *svc = json_string_value(json_object_get(json_object_get(doc, "service"), "id"));
+    const char *why = NULL;
+
+    if (!json_is_array(protos) || (route == NULL && svc == NULL)) {
+        return 1;
+    }
+    char *arr = json_dumps(protos, JSON_COMPACT);
+    const char *params[2] = {route ? route : svc, arr};
+    /* routes sharing at least one protocol, and routes at all */
+    PGresult *res = gw_store_exec(
+        r->pg, 1,
+        route ? "SELECT count(*) FILTER (WHERE doc->'protocols' ?| ARRAY(SELECT "
+                "jsonb_array_elements_text($2::jsonb))), count(*) FROM routes WHERE id = $1::uuid"
+              : "SELECT count(*) FILTER (WHERE doc->'protocols' ?| ARRAY(SELECT "
+                "jsonb_array_elements_text($2::jsonb))), count(*) FROM routes WHERE service_id = "
+                "$1::uuid",
+        2, params);
+    free(arr);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        reply_db(r, res);
+        PQclear(res);
+        return 0;
+    }
+    long shared = atol(PQgetvalue(res, 0, 0)), total = atol(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    if (total > 0 && shared == 0) {
+        why = route ? "must match the associated route's protocols"
+                    : "must match the protocols of at least one route pointing to this Plugin's "
+                      "service";
+        char msg[200];
+        snprintf(msg, sizeof msg, "schema violation (protocols: %s)", why);
+        reply_err(r, 400, 2, "schema violation", msg, json_pack("{s:s}", "protocols", why));
+        return 0;
+    }
+    return 1;
+}
+
+/* 1 when res failed on the unique key named by the URL of a PUT (a concurrent PUT of the same
+ * name created it first) */
+static int
+lost_key_race(const struct gw_ent *e, PGresult *res)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *cons = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+    char want[160];
+
+    if (state == NULL || cons == NULL || strcmp(state, "23505") != 0 ||
+        e->def->endpoint_key == NULL) {
+        return 0;
+    }
+    snprintf(want, sizeof want, "%s_%s_key", e->table, e->def->endpoint_key);
+    return strcmp(cons, want) == 0;
+}
+
+/* Validates in (owned) and writes it. id: the row's id (given or new); created: the kept
+ * creation time (0: now). With race set (PUT by name), losing the race for the name to a
+ * concurrent writer sets *race and replies nothing: the caller tries again. */
 static void
-write_entity(struct areq *r, const struct gw_ent *e, json_t *in, int form, enum wmode mode,
-             const char *id, double created, const struct gw_scope *sc, int pw_given)
+write_entity_r(struct areq *r, const struct gw_ent *e, json_t *in, int form, enum wmode mode,
+               const char *id, double created, const struct gw_scope *sc, int pw_given,
+               int *race)
 {
     const struct gw_entity_def *d = e->def;
     struct gw_arena *arena = NULL;
@@ -914,6 +978,9 @@ write_entity(struct areq *r, const struct gw_ent *e, json_t *in, int form, enum 
         reply_msg(r, 500, "An unexpected error occurred");
         goto done;
     }
+    if (d->type == GW_ENT_PLUGINS && !plugin_protocols_ok(r, doc)) {
+        goto done;
+    }
 
     const char *params[2] = {text, id};
     int tx = snis != NULL || mode == W_UPDATE;
@@ -937,7 +1004,11 @@ write_entity(struct areq *r, const struct gw_ent *e, json_t *in, int form, enum 
                             params);
     }
     if (!exec_ok(res)) {
-        write_error(r, e, res, doc, 0);
+        if (race && lost_key_race(e, res)) {
+            *race = 1;
+        } else {
+            write_error(r, e, res, doc, 0);
+        }
         PQclear(res);
         if (tx) {
             PQclear(gw_store_exec(r->pg, 0, "ROLLBACK", 0, NULL));
@@ -978,6 +1049,13 @@ done:
 }
 
 static void
+write_entity(struct areq *r, const struct gw_ent *e, json_t *in, int form, enum wmode mode,
+             const char *id, double created, const struct gw_scope *sc, int pw_given)
+{
+    write_entity_r(r, e, in, form, mode, id, created, sc, pw_given, NULL);
+}
+
+static void
 create(struct areq *r, const struct gw_ent *e, const struct gw_scope *sc)
 {
     int form;
@@ -1014,43 +1092,55 @@ static void
 upsert(struct areq *r, const struct gw_ent *e, const char *key, const struct gw_scope *sc)
 {
     int form;
-    json_t *in = gw_admin_body(r, &form), *old = NULL;
+    json_t *body = gw_admin_body(r, &form), *old = NULL;
     char id[GW_UUID_LEN + 1];
 
-    if (in == NULL || areq_pg(r) == NULL) {
-        json_decref(in);
+    if (body == NULL || areq_pg(r) == NULL) {
+        json_decref(body);
         return;
     }
-    int rc = find(r, e, key, sc, id, &old);
-    if (rc < 0) {
-        json_decref(in);
-        return;
-    }
-    if (rc == 0) {
-        if (is_uuid(key)) {
-            snprintf(id, sizeof id, "%s", key);
-        } else {
-            gw_uuid_v4(id);
+    /* a PUT by name that loses the race to create that name to a concurrent PUT finds the
+     * row on its second try and replaces it, as Kong's upsert does */
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int race = 0;
+        int rc = find(r, e, key, sc, id, &old);
+        if (rc < 0) {
+            break;
         }
-    }
-    /* the URL's key wins over the body */
-    if (!is_uuid(key)) {
-        const char *ek = e->def->type == GW_ENT_ACLS ? "group" : e->def->endpoint_key;
-        if (ek) {
-            json_object_set_new(in, ek, json_string(key));
-        } else if (e->def->type == GW_ENT_CERTIFICATES && rc == 0) {
-            /* PUT /certificates/{sni} creates a certificate with that SNI */
-            json_t *s = json_object_get(in, "snis");
-            if (!json_is_array(s)) {
-                json_object_set_new(in, "snis", json_array());
-                s = json_object_get(in, "snis");
+        if (rc == 0) {
+            if (is_uuid(key)) {
+                snprintf(id, sizeof id, "%s", key);
+            } else {
+                gw_uuid_v4(id);
             }
-            json_array_append_new(s, json_string(key));
+        }
+        json_t *in = json_deep_copy(body);
+        /* the URL's key wins over the body */
+        if (!is_uuid(key)) {
+            const char *ek = e->def->type == GW_ENT_ACLS ? "group" : e->def->endpoint_key;
+            if (ek) {
+                json_object_set_new(in, ek, json_string(key));
+            } else if (e->def->type == GW_ENT_CERTIFICATES && rc == 0) {
+                /* PUT /certificates/{sni} creates a certificate with that SNI */
+                json_t *sn = json_object_get(in, "snis");
+                if (!json_is_array(sn)) {
+                    json_object_set_new(in, "snis", json_array());
+                    sn = json_object_get(in, "snis");
+                }
+                json_array_append_new(sn, json_string(key));
+            }
+        }
+        double created = rc ? created_of(old) : 0;
+        json_decref(old);
+        old = NULL;
+        write_entity_r(r, e, in, form, W_UPSERT, id, created, sc, 1,
+                       rc == 0 && !is_uuid(key) && attempt == 0 ? &race : NULL);
+        if (!race) {
+            break;
         }
     }
-    double created = rc ? created_of(old) : 0;
     json_decref(old);
-    write_entity(r, e, in, form, W_UPSERT, id, created, sc, 1);
+    json_decref(body);
 }
 
 static void
@@ -1110,7 +1200,12 @@ delete(struct areq *r, const struct gw_ent *e, const char *key, const struct gw_
         return;
     }
     if (rc == 0) {
-        reply_raw(r, 204, NULL, 0);
+        /* idempotent at the top level; through a parent, a child of another is not found */
+        if (sc) {
+            reply_msg(r, 404, "Not found");
+        } else {
+            reply_raw(r, 204, NULL, 0);
+        }
         return;
     }
     const char *p[1] = {id};
@@ -1160,6 +1255,47 @@ get_one(struct areq *r, const struct gw_ent *e, const char *key, const struct gw
     } else if (rc > 0) {
         reply_stored(r, e, id, 200);
     }
+}
+
+/* PUT /routes/{r}/service on a route without a service: a new service, and the route
+ * pointing at it, in one transaction */
+static void
+link_new_parent(struct areq *r, const struct gw_ent *child, const char *child_id,
+                const char *field, const struct gw_ent *parent)
+{
+    char pid[GW_UUID_LEN + 1], sql[400];
+
+    gw_uuid_v4(pid);
+    PGresult *res = gw_store_exec(r->pg, 1, "BEGIN", 0, NULL);
+    int ok = exec_ok(res);
+    PQclear(res);
+    if (!ok) {
+        reply_msg(r, 503, "database unavailable");
+        return;
+    }
+    upsert(r, parent, pid, NULL);
+    if (r->status != 200) {
+        PQclear(gw_store_exec(r->pg, 0, "ROLLBACK", 0, NULL));
+        return;
+    }
+    snprintf(sql, sizeof sql,
+             "UPDATE %s SET %s_id = $2::uuid, doc = jsonb_set(doc, '{%s}', "
+             "jsonb_build_object('id', $2::text)) WHERE id = $1::uuid",
+             child->table, field, field);
+    const char *params[2] = {child_id, pid};
+    res = gw_store_exec(r->pg, 0, sql, 2, params);
+    ok = exec_ok(res);
+    if (!ok) {
+        reply_db(r, res);
+    }
+    PQclear(res);
+    res = gw_store_exec(r->pg, 0, ok ? "COMMIT" : "ROLLBACK", 0, NULL);
+    if (ok && !exec_ok(res)) {
+        reply_db(r, res);
+    } else if (ok) {
+        gw_store_changed(r->opts->store); /* the announcement from upsert came before COMMIT */
+    }
+    PQclear(res);
 }
 
 /* ---- routing ---- */
@@ -1259,7 +1395,8 @@ gw_admin_entity(struct areq *r)
             return 1;
         }
         r->allow = "GET, PUT, PATCH";
-        if (!(is(r, "GET") || is(r, "PUT") || is(r, "PATCH"))) {
+        /* DELETE: 405, or 404 when the foreign key is unset (Kong) */
+        if (!(is(r, "GET") || is(r, "PUT") || is(r, "PATCH") || is(r, "DELETE"))) {
             return 1;
         }
         char id[GW_UUID_LEN + 1];
@@ -1271,7 +1408,14 @@ gw_admin_entity(struct areq *r)
         if (rc > 0) {
             const char *pid = json_string_value(json_object_get(json_object_get(doc, f->name), "id"));
             const struct gw_entity_def *pd = gw_entity_find(f->ref);
-            if (pid == NULL || pd == NULL) {
+            if (is(r, "DELETE")) {
+                if (pid == NULL) {
+                    reply_msg(r, 404, "Not found");
+                } /* else: 405 from the dispatcher */
+            } else if (pid == NULL && pd && is(r, "PUT")) {
+                /* Kong: PUT on an unset foreign key creates the parent and links it */
+                link_new_parent(r, e, id, f->name, gw_ent_get(pd->type));
+            } else if (pid == NULL || pd == NULL) {
                 reply_msg(r, 404, "Not found");
             } else {
                 char key[GW_UUID_LEN + 1];
