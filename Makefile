@@ -27,7 +27,7 @@ SHARED_SRC := $(wildcard shared/*.c shared/plugins/*.c)
 DP_SRC     := $(wildcard dp/*.c dp/plugins/*.c)
 CP_SRC     := $(wildcard cp/*.c)
 UNIT_SRC   := $(wildcard tests/unit/shared/*_test.c)
-UNIT_DP_SRC := $(wildcard tests/unit/dp/*_test.c)
+UNIT_DP_SRC := $(wildcard tests/unit/dp/*_test.c tests/unit/dp/plugins/*_test.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 
 SHARED_OBJ := $(SHARED_SRC:%.c=$(BUILD)/obj/%.o)
