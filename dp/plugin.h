@@ -183,8 +183,9 @@ int gw_pctx_query_present(const struct gw_pctx *ctx, struct gw_str name);
 unsigned gw_pctx_header_values(const struct gw_http_head *h, const struct gw_header_edit *edits,
                                unsigned nedits, const char *name, struct gw_str *out,
                                unsigned max);
-/* The request body as the upstream will get it (a replacement when one was set); only in
- * access handlers whose needs_body said so (elsewhere .p == NULL). .p may be NULL when empty. */
+/* The request body as the upstream will get it (a replacement when one was set), once the
+ * proxy read it (ctx->body_read: this handler's needs_body or an earlier one's asked for it);
+ * before that, and for an empty body, .p may be NULL. */
 struct gw_str gw_pctx_body(const struct gw_pctx *ctx);
 /* kong.service.request.set_raw_body: the upstream gets this body (arena memory, or memory
  * that outlives the request) with a Content-Length, not chunked. */
