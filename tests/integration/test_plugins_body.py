@@ -107,6 +107,9 @@ def config(echo_port):
                 route("ka-body", [ka()]),
                 route("ka-hide", [ka(hide_credentials=True)]),
                 route("ka-nobody", [{"name": "key-auth", "config": {}}]),
+                route("ka-limit", [ka(), {"name": "request-size-limiting",
+                                          "config": {"allowed_payload_size": 1,
+                                                     "size_unit": "kilobytes"}}]),
                 route("hmac-body", [{"name": "hmac-auth",
                                      "config": {"validate_request_body": True}}]),
                 route("rt-body", [rt(**BODY_OPS)]),
@@ -279,6 +282,18 @@ def test_key_auth_key_in_chunked_body(gw):
     # the upstream gets a length, not chunks
     assert "transfer-encoding" not in got["headers"]
     assert got["headers"]["content-length"] == [str(len(got["body"]))]
+
+
+def test_request_size_limiting_after_the_body_was_read(gw):
+    # key-auth (priority 1250) had the chunked body read; request-size-limiting (951) then
+    # knows its size: Kong's 413 and message
+    body = json.dumps({"apikey": KEY, "pad": "p" * 2000}).encode()
+    r = chunked_request(gw.port, "/ka-limit", [("Content-Type", "application/json")], body)
+    assert r.status == 413
+    assert r.json()["message"] == "Request size limit exceeded"
+    body = json.dumps({"apikey": KEY, "pad": "p" * 500}).encode()
+    r = chunked_request(gw.port, "/ka-limit", [("Content-Type", "application/json")], body)
+    assert r.status == 200
 
 
 def test_key_auth_401_after_reading_body_keeps_connection(gw):
