@@ -347,6 +347,11 @@ gw_pctx_resp_content_type(const struct gw_pctx *ctx)
                               1)) {
         return v[0];
     }
+    if (ctx->resp_h == NULL && ctx->exit_status && !ctx->exit_error && ctx->exit_body.n) {
+        /* a plugin's kong.response.exit: its type, JSON by default (as the proxy sends it) */
+        const char *t = ctx->exit_ctype ? ctx->exit_ctype : "application/json; charset=utf-8";
+        return (struct gw_str){t, strlen(t)};
+    }
     return GW_STR_NULL;
 }
 

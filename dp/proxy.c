@@ -564,6 +564,12 @@ respond_exit(struct client *c)
     struct sbuf b = {.a = r->arena};
 
     gw_plugins_header_filter(pc);
+    if (pc->resp_buffer && pc->exit_body.n) {
+        /* Kong's body_filter sees kong.response.exit bodies too */
+        pc->resp_body = pc->exit_body;
+        gw_plugins_body_filter(pc);
+        pc->exit_body = gw_pctx_resp_body(pc);
+    }
     r->status = pc->exit_status;
     sb_printf(&b, "HTTP/1.1 %d %s\r\n", r->status, reason(r->status));
     if (!edited(pc->resp_edits, pc->nresp_edits, GW_STR_LIT("Content-Type")) && pc->exit_body.n) {

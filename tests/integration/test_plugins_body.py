@@ -130,6 +130,13 @@ def config(echo_port):
                 route("resp-headers-only", [rst(add={"headers": ["X-Added:1"]})],
                       paths=["/hdr-only"]),
                 route("bigjson", [rst(remove={"json": ["drop"]})], paths=["/bigjson"]),
+                route("term-json", [rst(add={"json": ["extra:1"], "json_types": ["number"]}),
+                                    {"name": "request-termination",
+                                     "config": {"status_code": 200, "message": "hi"}}]),
+                route("term-text", [rst(add={"json": ["extra:1"]}),
+                                    {"name": "request-termination",
+                                     "config": {"status_code": 200, "body": '{"a":1}',
+                                                "content_type": "text/plain"}}]),
             ],
         }],
     }
@@ -481,6 +488,15 @@ def test_response_transformer_content_types(gw):
     r = resp(gw, '{"drop": 1', ct="application/json")
     assert r.text == '{"drop": 1'
     assert r.headers["Content-Length"] == str(len('{"drop": 1'))
+
+
+def test_response_transformer_on_plugin_answers(gw):
+    # kong.response.exit bodies go through body_filter too
+    r = requests.get(gw.url + "/term-json")
+    assert r.json() == {"message": "hi", "extra": 1}
+    assert r.headers["Content-Length"] == str(len(r.content))
+    r = requests.get(gw.url + "/term-text")
+    assert r.text == '{"a":1}'
 
 
 def test_response_transformer_header_only_config_streams(gw):
