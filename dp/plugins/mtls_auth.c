@@ -6,11 +6,16 @@
  * init. A chain is verified once per connection, plugin and config for cache_ttl seconds
  * (Kong caches by certificate for as long); a request then costs a few hash lookups.
  *
- * Kong's order: SAN entries (DNS, email, URI), then the subject's CN, each tried against
- * consumer_by in order. Any failure (no certificate, untrusted or expired, no consumer) is a
- * 401, or the anonymous consumer when set. With skip_consumer_lookup a trusted certificate
- * is enough, and its CN or DN becomes the authenticated group acl checks. There are no
- * mtls_auth_credentials entities and no revocation checks (OCSP, CRL) here. */
+ * As Kong's kong/plugins/mtls-auth/access.lua: the names of a certificate are its SAN
+ * entries (DNS, email, URI, IP) then its subject CN, each tried against consumer_by in
+ * order. Any failure (no certificate, untrusted or expired, no consumer) is a 401, or the
+ * anonymous consumer when set (a missing one passes as X-Anonymous-Consumer without a
+ * consumer, as Kong's does). With skip_consumer_lookup a trusted certificate is enough: its
+ * CN or DN (RFC 2253, nginx's $ssl_client_s_dn) becomes the authenticated group acl checks,
+ * and X-Client-Cert-DN / X-Client-Cert-SAN go upstream. There are no mtls_auth_credentials
+ * entities and no revocation checks (OCSP, CRL) here: revocation_check_mode STRICT, which
+ * needs a known revocation status, refuses every certificate. */
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -33,7 +38,7 @@ enum by {
 struct conf {
     const char *anonymous;
     enum by by[2]; /* consumer_by in order; 0 ends */
-    int skip_lookup, partial_chain, group_by_dn;
+    int skip_lookup, partial_chain, group_by_dn, strict;
     double cache_ttl; /* s */
     const char *cas;  /* the ca_certificates ids joined with ',': names the store */
 };
@@ -41,6 +46,7 @@ struct conf {
 struct store {
     const char *cas;
     X509_STORE *st;
+    int missing; /* a listed CA does not exist: Kong answers 500 */
 };
 
 struct slot {
@@ -114,6 +120,8 @@ compile(const struct gw_record *r, const struct gw_val *c, struct gw_arena *a, c
     }
     k->skip_lookup = flag(r, c, "skip_consumer_lookup");
     k->partial_chain = flag(r, c, "allow_partial_chain");
+    const char *mode = str_field(r, c, "revocation_check_mode");
+    k->strict = mode && strcmp(mode, "STRICT") == 0;
     const struct gw_val *ttl = gw_rec_get(r, c, "cache_ttl");
     k->cache_ttl = !ttl                    ? 60
                    : ttl->type == GW_V_INT ? (double)ttl->u.i
@@ -199,7 +207,7 @@ add_ca(X509_STORE *st, const char *pem)
 }
 
 static X509_STORE *
-store_build(const struct gw_config *cfg, const struct gw_val *cas)
+store_build(const struct gw_config *cfg, const struct gw_val *cas, int *missing)
 {
     const struct gw_record *R = gw_entities[GW_ENT_CA_CERTIFICATES].schema;
     X509_STORE *st = X509_STORE_new();
@@ -208,9 +216,8 @@ store_build(const struct gw_config *cfg, const struct gw_val *cas)
         const char *id = cas->u.items[i].u.s;
         const struct gw_val *ca = gw_config_find(cfg, GW_ENT_CA_CERTIFICATES, id);
         if (ca == NULL || add_ca(st, str_field(R, ca, "cert")) == 0) {
-            /* certificates from it fail verification (401), as nothing else can vouch */
-            fprintf(stderr, "tollgate-dp: mtls-auth: ca_certificate %s not found or unusable\n",
-                    id);
+            fprintf(stderr, "tollgate-dp: mtls-auth: CA Certificate '%s' does not exist\n", id);
+            *missing = 1;
         }
     }
     return st;
@@ -245,12 +252,13 @@ stores_build(struct global *g, const struct gw_config *cfg, struct gw_arena *a)
         if (j < g->nstores) {
             continue;
         }
-        X509_STORE *st = store_build(cfg, cas);
+        int missing = 0;
+        X509_STORE *st = store_build(cfg, cas, &missing);
         if (st == NULL || gw_arena_on_destroy(a, store_free, st) < 0) {
             X509_STORE_free(st);
             return -1;
         }
-        g->stores[g->nstores++] = (struct store){key, st};
+        g->stores[g->nstores++] = (struct store){key, st, missing};
     }
     return 0;
 }
@@ -297,21 +305,29 @@ init(const struct gw_snapshot *s, struct gw_arena *a)
 
 /* ------------------------------------------------------------------ per request */
 
+/* A failed authentication: the anonymous consumer when set (one that does not exist passes
+ * as anonymous without a consumer, as Kong's set_consumer(nil)), else 401 with msg. */
 static int
 fail(struct gw_pctx *ctx, const struct conf *k, const char *msg)
 {
-    if (k->anonymous) {
-        return gw_pctx_anonymous(ctx, k->anonymous);
+    if (k->anonymous == NULL) {
+        return gw_pctx_error(ctx, 401, msg);
     }
-    return gw_pctx_error(ctx, 401, msg);
+    const struct gw_val *anon = gw_pctx_find_consumer(ctx, k->anonymous);
+    gw_pctx_authenticate(ctx, anon, NULL, NULL);
+    if (anon == NULL) {
+        ctx->anonymous = 1;
+        gw_pctx_set_header(ctx, "X-Anonymous-Consumer", GW_STR_LIT("true"));
+    }
+    return 0;
 }
 
-static X509_STORE *
+static const struct store *
 find_store(const struct global *g, const char *cas)
 {
     for (uint32_t i = 0; g && i < g->nstores; i++) {
         if (strcmp(g->stores[i].cas, cas) == 0) {
-            return g->stores[i].st;
+            return &g->stores[i];
         }
     }
     return NULL;
@@ -320,15 +336,14 @@ find_store(const struct global *g, const char *cas)
 /* The chain the client sent (leaf first, then what it added) against the plugin's CAs; the
  * validity dates are checked too. */
 static int
-verified(struct gw_pctx *ctx, const struct conf *k, const struct global *g, X509 *leaf)
+verified(struct gw_pctx *ctx, const struct conf *k, X509_STORE *st, X509 *leaf)
 {
     struct verdict *v = verdict_index >= 0 ? SSL_get_ex_data(ctx->ssl, verdict_index) : NULL;
 
     if (v && v->version == ctx->snap->version && v->conf == k && ctx->now < v->until) {
         return v->ok;
     }
-    X509_STORE *st = find_store(g, k->cas);
-    X509_STORE_CTX *x = st ? X509_STORE_CTX_new() : NULL;
+    X509_STORE_CTX *x = X509_STORE_CTX_new();
     int ok = 0;
 
     if (x && X509_STORE_CTX_init(x, st, leaf, SSL_get_peer_cert_chain(ctx->ssl)) == 1) {
@@ -350,84 +365,133 @@ verified(struct gw_pctx *ctx, const struct conf *k, const struct global *g, X509
     return ok;
 }
 
-static const struct gw_val *
-lookup(const struct conf *k, const struct global *g, const char *name, size_t n)
-{
-    const struct gw_val *c = NULL;
+#define MAX_NAMES 32
 
-    for (int i = 0; i < 2 && k->by[i] && c == NULL; i++) {
-        c = index_find(k->by[i] == BY_USERNAME ? &g->by_username : &g->by_custom_id, name, n);
+/* A string in the request arena. */
+static struct gw_str
+arena_str(struct gw_pctx *ctx, const void *p, size_t n)
+{
+    char *s = gw_arena_alloc(ctx->arena, n + 1);
+
+    if (s == NULL) {
+        return GW_STR_NULL;
     }
-    return c;
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return (struct gw_str){s, n};
 }
 
-/* The consumer named by a SAN entry (DNS, email, URI), else by a subject CN. */
-static const struct gw_val *
-find_consumer(const struct conf *k, const struct global *g, X509 *leaf)
+/* Kong's get_subject_names_from_cert: the SAN entries, then the first subject CN (*cn). */
+static unsigned
+subject_names(struct gw_pctx *ctx, X509 *leaf, struct gw_str *out, struct gw_str *cn)
 {
     GENERAL_NAMES *sans = X509_get_ext_d2i(leaf, NID_subject_alt_name, NULL, NULL);
-    const struct gw_val *c = NULL;
+    unsigned n = 0;
 
-    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans) && c == NULL; i++) {
+    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans) && n < MAX_NAMES - 1; i++) {
         const GENERAL_NAME *gn = sk_GENERAL_NAME_value(sans, i);
         if (gn->type == GEN_DNS || gn->type == GEN_EMAIL || gn->type == GEN_URI) {
             const ASN1_IA5STRING *s = gn->d.ia5;
-            c = lookup(k, g, (const char *)ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
-        }
-    }
-    GENERAL_NAMES_free(sans);
-    X509_NAME *subj = X509_get_subject_name(leaf);
-    for (int i = -1; c == NULL && (i = X509_NAME_get_index_by_NID(subj, NID_commonName, i)) >= 0;) {
-        unsigned char *cn = NULL;
-        int n = ASN1_STRING_to_UTF8(&cn, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i)));
-        if (n > 0) {
-            c = lookup(k, g, (const char *)cn, (size_t)n);
-        }
-        OPENSSL_free(cn);
-    }
-    return c;
-}
-
-/* The subject as one group name: its first CN, or every entry as "SN=value" joined with '/'
- * (lua-resty-openssl's name:tostring(), which Kong uses for DN). From the request arena. */
-static struct gw_str
-group_of(struct gw_pctx *ctx, X509 *leaf, int dn)
-{
-    X509_NAME *subj = X509_get_subject_name(leaf);
-    struct gw_str out = GW_STR_NULL;
-    size_t len = 0, cap = 256;
-    char *buf = gw_arena_alloc(ctx->arena, cap);
-
-    for (int i = 0; buf && i < X509_NAME_entry_count(subj); i++) {
-        const X509_NAME_ENTRY *e = X509_NAME_get_entry(subj, i);
-        int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
-        unsigned char *v = NULL;
-        int n;
-        if ((!dn && nid != NID_commonName) ||
-            (n = ASN1_STRING_to_UTF8(&v, X509_NAME_ENTRY_get_data(e))) < 0) {
+            out[n] = arena_str(ctx, ASN1_STRING_get0_data(s), (size_t)ASN1_STRING_length(s));
+        } else if (gn->type == GEN_IPADD) {
+            char text[64];
+            int len = ASN1_STRING_length(gn->d.ip);
+            if (len != 4 && len != 16) {
+                continue;
+            }
+            inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(gn->d.ip), text,
+                      sizeof text);
+            out[n] = arena_str(ctx, text, strlen(text));
+        } else {
             continue;
         }
-        const char *sn = nid != NID_undef ? OBJ_nid2sn(nid) : "UNDEF";
-        size_t need = len + (dn ? strlen(sn) + 2 : 0) + (size_t)n + 1;
-        if (need > cap) {
-            char *nb = gw_arena_alloc(ctx->arena, cap = need * 2);
-            if (nb) {
-                memcpy(nb, buf, len);
-            }
-            buf = nb;
-        }
-        if (buf) {
-            len += dn ? (size_t)sprintf(buf + len, "%s%s=", len ? "/" : "", sn) : 0;
-            memcpy(buf + len, v, (size_t)n);
-            len += (size_t)n;
-            out = (struct gw_str){buf, len};
-        }
-        OPENSSL_free(v);
-        if (!dn) {
-            break;
+        n += out[n].p != NULL;
+    }
+    GENERAL_NAMES_free(sans);
+    *cn = GW_STR_NULL;
+    X509_NAME *subj = X509_get_subject_name(leaf);
+    int i = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
+    unsigned char *utf8 = NULL;
+    int len =
+        i >= 0 ? ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i)))
+               : -1;
+    if (len >= 0) {
+        *cn = arena_str(ctx, utf8, (size_t)len);
+        if (cn->p) {
+            out[n++] = *cn;
         }
     }
+    OPENSSL_free(utf8);
+    return n;
+}
+
+/* The consumer the first name matches through consumer_by (in its order), or NULL. */
+static const struct gw_val *
+find_consumer(const struct conf *k, const struct global *g, const struct gw_str *names, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        for (int b = 0; b < 2 && k->by[b]; b++) {
+            const struct index *ix = k->by[b] == BY_USERNAME ? &g->by_username : &g->by_custom_id;
+            const struct gw_val *c = index_find(ix, names[i].p, names[i].n);
+            if (c) {
+                return c;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* nginx's $ssl_client_s_dn: the subject in RFC 2253 form ("CN=alice,O=Acme"). */
+static struct gw_str
+subject_dn(struct gw_pctx *ctx, X509 *leaf)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    struct gw_str out = GW_STR_NULL;
+    char *p;
+
+    if (b && X509_NAME_print_ex(b, X509_get_subject_name(leaf), 0, XN_FLAG_RFC2253) >= 0) {
+        long n = BIO_get_mem_data(b, &p);
+        out = arena_str(ctx, p, n > 0 ? (size_t)n : 0);
+    }
+    BIO_free(b);
     return out;
+}
+
+/* skip_consumer_lookup: no consumer; the CN or DN is the authenticated group acl matches
+ * (kong.ctx.shared.authenticated_groups), and the certificate's DN and names go upstream. */
+static int
+skip_lookup(struct gw_pctx *ctx, const struct conf *k, X509 *leaf, const struct gw_str *names,
+            unsigned n, struct gw_str cn)
+{
+    struct gw_str dn = subject_dn(ctx, leaf);
+    struct gw_str *grp = gw_arena_alloc(ctx->arena, sizeof *grp);
+
+    if (!k->group_by_dn && cn.p == NULL) {
+        return fail(ctx, k, "Certificate missing Common Name");
+    }
+    if (grp) {
+        *grp = k->group_by_dn ? dn : cn;
+        ctx->auth_groups = grp;
+        ctx->nauth_groups = 1;
+    }
+    gw_pctx_set_header(ctx, "X-Client-Cert-DN", dn);
+    size_t len = 0;
+    for (unsigned i = 0; i < n; i++) {
+        len += names[i].n + 1;
+    }
+    char *san = n ? gw_arena_alloc(ctx->arena, len) : NULL;
+    if (san) {
+        size_t o = 0;
+        for (unsigned i = 0; i < n; i++) {
+            if (i) {
+                san[o++] = ',';
+            }
+            memcpy(san + o, names[i].p, names[i].n);
+            o += names[i].n;
+        }
+        gw_pctx_set_header(ctx, "X-Client-Cert-SAN", (struct gw_str){san, o});
+    }
+    return 0;
 }
 
 static int
@@ -435,6 +499,7 @@ access(struct gw_pctx *ctx, const void *conf, const void *global)
 {
     const struct conf *k = conf;
     const struct global *g = global;
+    struct gw_str names[MAX_NAMES], cn;
     X509 *leaf;
 
     if (k->anonymous && ctx->credential) {
@@ -444,27 +509,24 @@ access(struct gw_pctx *ctx, const void *conf, const void *global)
     if (leaf == NULL) {
         return fail(ctx, k, "No required TLS certificate was sent");
     }
-    if (g == NULL || !verified(ctx, k, g, leaf)) {
+    const struct store *st = find_store(g, k->cas);
+    if (st == NULL || st->missing) {
+        return gw_pctx_error(ctx, 500, "An unexpected error occurred");
+    }
+    /* STRICT needs a revocation status, which is never known here */
+    if (!verified(ctx, k, st->st, leaf) || k->strict) {
         return fail(ctx, k, "TLS certificate failed verification");
     }
+    unsigned n = subject_names(ctx, leaf, names, &cn);
     if (k->skip_lookup) {
-        /* no consumer: the certificate itself is the credential, and its CN or DN the
-         * group acl matches (kong.ctx.shared.authenticated_groups) */
-        static const struct gw_val cert_credential = {.type = GW_V_NULL};
-        gw_pctx_authenticate(ctx, NULL, &cert_credential, NULL);
-        struct gw_str *grp = gw_arena_alloc(ctx->arena, sizeof *grp);
-        if (grp && (*grp = group_of(ctx, leaf, k->group_by_dn)).p) {
-            ctx->auth_groups = grp;
-            ctx->nauth_groups = 1;
-        }
-        return 0;
+        return skip_lookup(ctx, k, leaf, names, n, cn);
     }
-    const struct gw_val *c = find_consumer(k, g, leaf);
+    const struct gw_val *c = find_consumer(k, g, names, n);
     if (c == NULL) {
         return fail(ctx, k, "TLS certificate failed verification");
     }
-    /* matched through consumer_by: no credential entity, the consumer stands for it (not
-     * anonymous; no X-Credential-Identifier) */
+    /* Kong authenticates with {id = consumer.id} as the credential: not anonymous, and no
+     * X-Credential-Identifier (that credential has no username) */
     gw_pctx_authenticate(ctx, c, c, NULL);
     return 0;
 }

@@ -189,6 +189,29 @@ services:
             config: {{ca_certificates: [{CA_ID}], skip_consumer_lookup: true}}
           - name: acl
             config: {{allow: [alice]}}
+      - name: dn
+        paths: [/dn]
+        plugins:
+          - name: mtls-auth
+            config: {{ca_certificates: [{CA_ID}], skip_consumer_lookup: true,
+                      authenticated_group_by: DN}}
+          - name: acl
+            config: {{allow: ["CN=alice,O=Acme"]}}
+      - name: ghost
+        paths: [/ghost]
+        plugins:
+          - name: mtls-auth
+            config: {{ca_certificates: [{CA_ID}], anonymous: ghost}}
+      - name: strict
+        paths: [/strict]
+        plugins:
+          - name: mtls-auth
+            config: {{ca_certificates: [{CA_ID}], revocation_check_mode: STRICT}}
+      - name: missing
+        paths: [/missing]
+        plugins:
+          - name: mtls-auth
+            config: {{ca_certificates: [{CA_ID}, 6f2cc1a8-54c6-4bd5-8bd0-4f6a1c0e0aff]}}
       - name: partial
         paths: [/partial]
         plugins:
@@ -294,10 +317,13 @@ def test_consumer_by_custom_id(gw, pki):
 
 
 def test_skip_consumer_lookup_with_acl_on_cn(gw, pki):
-    st, body = request(gw.ssl_port, "/skip", cert=pki.client("alice", org="Acme"))
+    st, body = request(gw.ssl_port, "/skip", cert=pki.client("alice", org="Acme",
+                                                             sans=["dev.example"]))
     assert st == 200, body
     h = body["headers"]
     assert h["x-authenticated-groups"] == "alice"
+    assert h["x-client-cert-dn"] == "CN=alice,O=Acme"
+    assert h["x-client-cert-san"] == "dev.example,alice"
     assert "x-consumer-id" not in h
     # a trusted certificate whose CN is not in the allow list
     st, body = request(gw.ssl_port, "/skip", cert=pki.client("stranger"))
@@ -503,3 +529,31 @@ services:
     finally:
         g.stop()
         echo.stop()
+
+
+def test_skip_consumer_lookup_with_acl_on_dn(gw, pki):
+    st, body = request(gw.ssl_port, "/dn", cert=pki.client("alice", org="Acme"))
+    assert st == 200, body
+    assert body["headers"]["x-authenticated-groups"] == "CN=alice,O=Acme"
+    st, body = request(gw.ssl_port, "/dn", cert=pki.client("alice", org="Other"))
+    assert (st, body["message"]) == (403, "You cannot consume this service")
+
+
+def test_anonymous_consumer_that_does_not_exist(gw, pki):
+    # Kong's mtls-auth lets the request through as anonymous, without a consumer
+    st, body = request(gw.ssl_port, "/ghost", headers=[("X-Consumer-ID", "forged")])
+    assert st == 200, body
+    assert body["headers"]["x-anonymous-consumer"] == "true"
+    assert "x-consumer-id" not in body["headers"]
+
+
+def test_strict_revocation_mode_refuses_without_a_revocation_status(gw, pki):
+    st, body = request(gw.ssl_port, "/strict", cert=pki.client("alice"))
+    assert (st, body["message"]) == (401, "TLS certificate failed verification")
+
+
+def test_missing_ca_certificate_is_500(gw, pki):
+    st, body = request(gw.ssl_port, "/missing", cert=pki.client("alice"))
+    assert (st, body["message"]) == (500, "An unexpected error occurred")
+    st, body = request(gw.ssl_port, "/missing")
+    assert (st, body["message"]) == (401, "No required TLS certificate was sent")
