@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "val.h"
+
 static int
 hexval(int c)
 {
@@ -44,6 +46,20 @@ form_set(json_t *root, const char *key, json_t *value)
     json_t *cur = root;
     const char *p = key;
     char name[256];
+
+    /* jansson takes only UTF-8 (a value that is not gives NULL here); a failed insertion
+     * would leave us holding a freed container */
+    for (size_t i = 0, n = strlen(key); i < n;) {
+        size_t l = gw_utf8_len((const unsigned char *)key + i, n - i);
+        if (l == 0) {
+            json_decref(value);
+            return -1;
+        }
+        i += l;
+    }
+    if (value == NULL) {
+        return -1;
+    }
 
     for (;;) {
         size_t n = strcspn(p, ".[");
