@@ -251,8 +251,14 @@ gw_form_multipart(const char *ctype, const char *body, size_t len)
                 break;
             }
         }
+        /* the closing quote must be in this part's headers (the body is not NUL-terminated) */
+        const char *q2 = nm ? memchr(nm, '"', (size_t)(hend - nm)) : NULL;
+        if (nm && q2 == NULL) {
+            json_decref(root);
+            return NULL;
+        }
         if (nm) {
-            size_t kn = strcspn(nm, "\"");
+            size_t kn = (size_t)(q2 - nm);
             char *key = strndup(nm, kn);
             int rc = form_set(root, key, form_value(data, (size_t)(next - data)));
             free(key);
