@@ -8,7 +8,9 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import socket
+import threading
 import time
 from email.utils import formatdate
 from urllib.parse import parse_qs, parse_qsl, urlsplit
@@ -93,9 +95,49 @@ BODY_OPS = dict(remove={"body": ["drop", "absent"]},
                 append={"body": ["app:two", "fresh:one"]})
 
 
+class Slammer:
+    """Reads a request and closes without answering (the request was sent, no response)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                data = b""
+                try:
+                    while True:
+                        head, sep, body = data.partition(b"\r\n\r\n")
+                        if sep:
+                            m = re.search(rb"(?i)content-length: *(\d+)", head)
+                            if len(body) >= (int(m.group(1)) if m else 0):
+                                break
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                except OSError:
+                    pass
+
+
+SLAMMER = Slammer()
+
+
 def config(echo_port):
     return {
         "_format_version": "3.0",
+        "upstreams": [{"name": "half-dead", "targets": [
+            {"target": f"127.0.0.1:{SLAMMER.port}"}, {"target": f"127.0.0.1:{echo_port}"}]}],
         "consumers": [
             {"username": "alice", "keyauth_credentials": [{"key": KEY}],
              "hmacauth_credentials": [{"username": "alice-hmac", "secret": "alice-secret"}]},
@@ -138,6 +180,9 @@ def config(echo_port):
                                      "config": {"status_code": 200, "body": '{"a":1}',
                                                 "content_type": "text/plain"}}]),
             ],
+        }, {
+            "name": "retry-svc", "host": "half-dead", "retries": 3, "read_timeout": 3000,
+            "routes": [route("retry", [ka(hide_credentials=True)])],
         }],
     }
 
@@ -301,6 +346,14 @@ def test_request_size_limiting_after_the_body_was_read(gw):
     body = json.dumps({"apikey": KEY, "pad": "p" * 500}).encode()
     r = chunked_request(gw.port, "/ka-limit", [("Content-Type", "application/json")], body)
     assert r.status == 200
+
+
+def test_buffered_body_is_sent_again_on_retry(gw):
+    # one target takes the whole request and closes without an answer: the retry to the
+    # other carries the whole body again
+    for i in range(4):
+        got = seen(requests.post(gw.url + "/retry", data={"apikey": KEY, "n": str(i)}))
+        assert parse_qs(got["body"]) == {"n": [str(i)]}
 
 
 def test_key_auth_401_after_reading_body_keeps_connection(gw):
