@@ -1000,8 +1000,8 @@ write_entity_r(struct areq *r, const struct gw_ent *e, json_t *in, int form, enu
                  "WHERE id = $2::uuid", e->table, e->cols, e->exprs);
         res = gw_store_exec(r->pg, 0, sql, 2, params);
     } else {
-        res = gw_store_exec(r->pg, !tx, mode == W_UPSERT ? e->sql_upsert : e->sql_insert, 1,
-                            params);
+        res = gw_store_exec_prepared(r->opts->store, r->pg, !tx, (int)d->type * 2 + (mode == W_UPSERT),
+                                     mode == W_UPSERT ? e->sql_upsert : e->sql_insert, 1, params);
     }
     if (!exec_ok(res)) {
         if (race && lost_key_race(e, res)) {

@@ -3,6 +3,7 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,9 @@ struct gw_store {
     int nfree;
     PGconn **all;   /* size slots; NULL until first connected */
     int *free_slot; /* stack of free slot indexes */
+    /* per slot: statements prepared on its connection, and the backend they belong to */
+    uint64_t *prepared;
+    int *prepared_pid;
     /* the notifier */
     pthread_t notifier;
     int notifier_started, pending, stopping;
@@ -93,7 +97,10 @@ gw_store_open(const char *dsn, int size)
     s->size = size;
     s->all = calloc((size_t)size, sizeof *s->all);
     s->free_slot = calloc((size_t)size, sizeof *s->free_slot);
-    if (s->dsn == NULL || s->all == NULL || s->free_slot == NULL) {
+    s->prepared = calloc((size_t)size, sizeof *s->prepared);
+    s->prepared_pid = calloc((size_t)size, sizeof *s->prepared_pid);
+    if (s->dsn == NULL || s->all == NULL || s->free_slot == NULL || s->prepared == NULL ||
+        s->prepared_pid == NULL) {
         gw_store_close(s);
         return NULL;
     }
@@ -127,6 +134,8 @@ gw_store_close(struct gw_store *s)
     }
     free(s->all);
     free(s->free_slot);
+    free(s->prepared);
+    free(s->prepared_pid);
     free(s->dsn);
     free(s);
 }
@@ -214,4 +223,49 @@ gw_store_exec(PGconn *conn, int retry, const char *sql, int n, const char *const
         }
     }
     return r;
+}
+
+PGresult *
+gw_store_exec_prepared(struct gw_store *s, PGconn *conn, int retry, int id, const char *sql,
+                       int n, const char *const *params)
+{
+    int slot = -1;
+    char name[16];
+
+    for (int i = 0; i < s->size; i++) {
+        if (s->all[i] == conn) {
+            slot = i;
+        }
+    }
+    if (slot < 0 || id < 0 || id > 63) {
+        return gw_store_exec(conn, retry, sql, n, params);
+    }
+    snprintf(name, sizeof name, "gw%d", id);
+    for (int attempt = 0;; attempt++) {
+        /* a reset connection is a new backend: nothing is prepared there */
+        if (s->prepared_pid[slot] != PQbackendPID(conn)) {
+            s->prepared[slot] = 0;
+            s->prepared_pid[slot] = PQbackendPID(conn);
+        }
+        PGresult *r = NULL;
+        if (!(s->prepared[slot] & (1ull << id))) {
+            r = PQprepare(conn, name, sql, n, NULL);
+            if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+                s->prepared[slot] |= 1ull << id;
+                PQclear(r);
+                r = NULL;
+            }
+        }
+        if (r == NULL) {
+            r = PQexecPrepared(conn, name, n, params, NULL, NULL, 0);
+        }
+        if (!retry || attempt > 0 || !gw_store_conn_lost(conn, r)) {
+            return r;
+        }
+        PQclear(r);
+        PQreset(conn);
+        if (PQstatus(conn) != CONNECTION_OK) {
+            return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+        }
+    }
 }

@@ -26,6 +26,12 @@ void gw_store_put(struct gw_store *s, PGconn *conn);
 PGresult *gw_store_exec(PGconn *conn, int retry, const char *sql, int n,
                         const char *const *params);
 
+/* Same for a statement the caller numbers (0..63, one number per SQL text): prepared on each
+ * connection the first time it runs there, executed from then on, so PostgreSQL parses and
+ * plans it once per connection instead of once per request. */
+PGresult *gw_store_exec_prepared(struct gw_store *s, PGconn *conn, int retry, int id,
+                                 const char *sql, int n, const char *const *params);
+
 /* After a committed change: announces it with NOTIFY tollgate_config (payload: the config
  * version) from a notifier thread, once for any number of changes made meanwhile. The pool's
  * connections run with tollgate.notify = deferred, so the version trigger does not notify
