@@ -23,6 +23,7 @@
 #include "model.h"
 #include "parse.h"
 #include "store.h"
+#include "str.h"
 #include "uuid.h"
 
 static struct gw_ent ents[GW_ENT__COUNT];
@@ -161,18 +162,13 @@ static void
 random_hex(char out[33])
 {
     unsigned char b[16];
-    static const char hex[] = "0123456789abcdef";
 
     if (RAND_bytes(b, sizeof b) != 1) {
         char u[GW_UUID_LEN + 1];
         gw_uuid_v4(u);
         memcpy(b, u, sizeof b);
     }
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[32] = '\0';
+    gw_hex_lower(b, sizeof b, out);
 }
 
 /* Kong renders keys in messages as Lua tables: {name="x",route=null,service={id="..."}} */
@@ -694,26 +690,6 @@ resolve_fks(struct areq *r, const struct gw_ent *e, json_t *in)
     return 0;
 }
 
-static void
-sha1_hex(const char *a, const char *b, char out[41])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    static const char hex[] = "0123456789abcdef";
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-
-    EVP_DigestInit_ex(c, EVP_sha1(), NULL);
-    EVP_DigestUpdate(c, a, strlen(a));
-    EVP_DigestUpdate(c, b, strlen(b));
-    EVP_DigestFinal_ex(c, md, &n);
-    EVP_MD_CTX_free(c);
-    for (int i = 0; i < 20; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[40] = '\0';
-}
-
 /* Certificates' "snis" is input only: the SNI entities of the certificate. Checks the names
  * (400 as Kong) and returns them as a new array, or NULL when not given; *bad after reply. */
 static json_t *
@@ -949,7 +925,8 @@ write_entity_r(struct areq *r, const struct gw_ent *e, json_t *in, int form, enu
         const char *cid = json_string_value(json_object_get(json_object_get(in, "consumer"), "id"));
         if (json_is_string(pw) && json_string_length(pw) > 0) {
             char h[41];
-            sha1_hex(json_string_value(pw), cid ? cid : "", h);
+            gw_basicauth_hash(json_string_value(pw), json_string_length(pw), cid ? cid : "",
+                              cid ? strlen(cid) : 0, h);
             json_object_set_new(in, "password", json_string(h));
         }
     }

@@ -7,6 +7,7 @@
  *      then copy the records into per-type arrays sorted by id and hash the canonical form.
  * Every error is collected into one Kong-shaped tree; nothing is published half-valid. */
 #include "doc.h"
+#include "str.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -298,7 +299,6 @@ derive_secret(struct loader *L, const struct item *it, const char *field, char o
     char path[256];
     size_t n = item_path(it, path, sizeof path);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    static const char hex[] = "0123456789abcdef";
 
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
     EVP_DigestUpdate(ctx, L->seed, sizeof L->seed);
@@ -306,11 +306,7 @@ derive_secret(struct loader *L, const struct item *it, const char *field, char o
     EVP_DigestUpdate(ctx, field, strlen(field));
     EVP_DigestFinal_ex(ctx, md, &mdlen);
     EVP_MD_CTX_free(ctx);
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[32] = '\0';
+    gw_hex_lower(md, 16, out);
 }
 
 static void
@@ -865,8 +861,6 @@ assign_ids(struct loader *L)
 static void
 transform(struct loader *L)
 {
-    static const char hex[] = "0123456789abcdef";
-
     for (uint32_t i = 0; i < L->n && L->transform; i++) {
         struct item *it = &L->items[i];
         if (it->type != GW_ENT_BASICAUTH_CREDENTIALS || !it->valid) {
@@ -875,21 +869,9 @@ transform(struct loader *L)
         const struct gw_record *r = gw_entities[it->type].schema;
         struct gw_val *pw = &it->rec.u.items[gw_record_index(r, "password")];
         const struct gw_val *cid = gw_rec_get(r, &it->rec, "consumer");
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int mdlen = 0;
         char out[41];
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
-        EVP_DigestUpdate(ctx, pw->u.s, pw->n);
-        if (cid && cid->type == GW_V_STR) {
-            EVP_DigestUpdate(ctx, cid->u.s, cid->n);
-        }
-        EVP_DigestFinal_ex(ctx, md, &mdlen);
-        EVP_MD_CTX_free(ctx);
-        for (int b = 0; b < 20; b++) {
-            out[2 * b] = hex[md[b] >> 4];
-            out[2 * b + 1] = hex[md[b] & 15];
-        }
+        int have = cid && cid->type == GW_V_STR;
+        gw_basicauth_hash(pw->u.s, pw->n, have ? cid->u.s : "", have ? cid->n : 0, out);
         gw_val_str(pw, gw_arena_strndup(L->arena, out, 40), 40);
     }
 }

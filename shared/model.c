@@ -2,6 +2,9 @@
  * plugin DAOs, with Kong's error messages. Entity checks that Kong expresses as
  * "conditional" or subschema rules are written out as C here. */
 #include "model.h"
+#include "str.h"
+
+#include <openssl/evp.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -1200,6 +1203,25 @@ const struct gw_nesting gw_nestings[] = {
     {GW_ENT_CERTIFICATES, "snis", GW_ENT_SNIS, "certificate"},
 };
 const size_t gw_nestings_count = sizeof gw_nestings / sizeof gw_nestings[0];
+
+void
+gw_basicauth_hash(const char *pw, size_t pw_len, const char *consumer_id, size_t id_len,
+                  char out[41])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+    memset(md, 0, sizeof md);
+    if (c) {
+        EVP_DigestInit_ex(c, EVP_sha1(), NULL);
+        EVP_DigestUpdate(c, pw, pw_len);
+        EVP_DigestUpdate(c, consumer_id, id_len);
+        EVP_DigestFinal_ex(c, md, &n);
+        EVP_MD_CTX_free(c);
+    }
+    gw_hex_lower(md, 20, out);
+}
 
 const struct gw_entity_def *
 gw_entity_find(const char *name)

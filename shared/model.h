@@ -58,6 +58,12 @@ extern const size_t gw_nestings_count;
 /* Prepares every entity and plugin schema. Call once at start, before threads. 0 or -1. */
 int gw_model_init(void);
 
+/* Kong's storage form of a basic-auth password: hex SHA-1 of password .. consumer id (40 hex
+ * digits and a NUL). The declarative loader and the Admin API store it; the data plane
+ * compares against it. */
+void gw_basicauth_hash(const char *pw, size_t pw_len, const char *consumer_id, size_t id_len,
+                       char out[41]);
+
 /* Kong's route path normalisation (also used by the router for request paths): decodes %XX
  * of unreserved characters, upper-cases the hex of the others, removes dot segments.
  * Writes at most n bytes to out (never more than the input length). Returns the length. */

@@ -39,4 +39,17 @@ gw_str_caseeqz(struct gw_str a, const char *z)
     return gw_str_caseeq(a, (struct gw_str){z, strlen(z)});
 }
 
+/* n bytes as 2n lower-case hex digits and a NUL. */
+static inline void
+gw_hex_lower(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
 #endif

@@ -102,25 +102,12 @@ check_password(const struct gw_cred *cr, struct gw_str pw)
 {
     struct gw_str stored = gw_cred_field(GW_ENT_BASICAUTH_CREDENTIALS, cr->cred, "password");
     struct gw_str cid = gw_cred_field(GW_ENT_BASICAUTH_CREDENTIALS, cr->cred, "consumer");
-    static const char hex[] = "0123456789abcdef";
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    char out[40];
-    EVP_MD_CTX *md_ctx = EVP_MD_CTX_new();
+    char out[41];
 
-    if (md_ctx == NULL || stored.n != 40) {
-        EVP_MD_CTX_free(md_ctx);
+    if (stored.n != 40) {
         return 0;
     }
-    EVP_DigestInit_ex(md_ctx, EVP_sha1(), NULL);
-    EVP_DigestUpdate(md_ctx, pw.p, pw.n);
-    EVP_DigestUpdate(md_ctx, cid.p, cid.n);
-    EVP_DigestFinal_ex(md_ctx, md, &mdlen);
-    EVP_MD_CTX_free(md_ctx);
-    for (int b = 0; b < 20; b++) {
-        out[2 * b] = hex[md[b] >> 4];
-        out[2 * b + 1] = hex[md[b] & 15];
-    }
+    gw_basicauth_hash(pw.p, pw.n, cid.p ? cid.p : "", cid.n, out);
     return CRYPTO_memcmp(out, stored.p, 40) == 0;
 }
 
