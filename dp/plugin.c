@@ -3,7 +3,9 @@
  * consumer) in a hash table per plugin; plugin types are ordered by Kong's priority (higher
  * first, then name descending). Per request, the access phase walks the types in that
  * order and picks each one's instance by Kong's precedence, with the consumer authenticated
- * so far: so consumer-scoped instances apply to the plugins after the auth plugin. */
+ * so far: so consumer-scoped instances apply to the plugins after the auth plugin. The
+ * instances access picked (or the global ones when access never ran) are the ones
+ * header_filter, body_filter and log run; rewrite runs the global ones before routing. */
 #include "plugin.h"
 
 #include <stdio.h>
@@ -26,9 +28,24 @@ static const struct gw_plugin *const handlers[] = {
 };
 #define NPLUGINS (sizeof handlers / sizeof handlers[0])
 
+/* Kong's protocols as bits, and those of the HTTP subsystem (constants.lua
+ * PROTOCOLS_WITH_SUBSYSTEM): the only ones we proxy */
+enum {
+    P_GRPC = 1 << 0,
+    P_GRPCS = 1 << 1,
+    P_HTTP = 1 << 2,
+    P_HTTPS = 1 << 3,
+    P_TCP = 1 << 4,
+    P_TLS = 1 << 5,
+    P_TLS_PASSTHROUGH = 1 << 6,
+    P_UDP = 1 << 7,
+};
+#define P_SUBSYSTEM_HTTP (P_GRPC | P_GRPCS | P_HTTP | P_HTTPS)
+
 struct pinst {
     uint64_t hash;
     const char *route, *service, *consumer; /* "" when unset */
+    unsigned protocols; /* P_*; only the subsystem test uses them (a stream proxy would too) */
     void *state;
 };
 
@@ -36,7 +53,8 @@ struct ptype {
     const struct gw_plugin *p;
     struct pinst *slots; /* open addressing; hash 0 = empty */
     uint32_t cap, n;
-    int scoped_consumer; /* some instance names a consumer */
+    int scoped_consumer;       /* some instance names a consumer */
+    const struct pinst *glob;  /* the global instance (no route, service or consumer), or NULL */
     void *global;
 };
 
@@ -44,6 +62,7 @@ struct gw_plugin_set {
     struct gw_arena *arena;
     struct ptype types[NPLUGINS]; /* in priority order, only types with instances */
     uint32_t ntypes;
+    uint32_t nrewrite, nlog; /* types with a rewrite / log handler */
 };
 
 static uint64_t
@@ -88,6 +107,43 @@ fk(const struct gw_val *rec, const char *name)
     return v && v->type == GW_V_STR ? v->u.s : "";
 }
 
+/* The instance's protocols as P_* bits (the schema's default when the field is absent). */
+static unsigned
+protocols(const struct gw_val *rec)
+{
+    static const char *const names[] = {"grpc", "grpcs", "http",  "https",
+                                        "tcp",  "tls",   "tls_passthrough", "udp"};
+    const struct gw_val *v = gw_rec_get(gw_entities[GW_ENT_PLUGINS].schema, rec, "protocols");
+    unsigned m = 0;
+
+    if (v == NULL || v->type != GW_V_ARR) {
+        return P_SUBSYSTEM_HTTP;
+    }
+    for (uint32_t i = 0; i < v->n; i++) {
+        for (unsigned k = 0; k < sizeof names / sizeof names[0]; k++) {
+            if (v->u.items[i].type == GW_V_STR && strcmp(v->u.items[i].u.s, names[k]) == 0) {
+                m |= 1u << k;
+            }
+        }
+    }
+    return m;
+}
+
+/* Whether the instance takes part in the HTTP subsystem. Kong (plugins_iterator.lua
+ * should_process_plugin) drops disabled instances and those whose protocols are all stream
+ * ones while it builds the iterator, so neither shadows a less specific instance; a request's
+ * scheme is never compared with them afterwards. */
+static int
+usable(const struct gw_val *rec)
+{
+    const struct gw_val *en = gw_rec_get(gw_entities[GW_ENT_PLUGINS].schema, rec, "enabled");
+
+    if (en && en->type == GW_V_BOOL && !en->u.b) {
+        return 0;
+    }
+    return (protocols(rec) & P_SUBSYSTEM_HTTP) != 0;
+}
+
 static int
 cmp_priority(const void *a, const void *b)
 {
@@ -115,11 +171,10 @@ gw_plugins_build(const struct gw_snapshot *s, char *err, size_t errlen)
     memset(all, 0, sizeof all);
     /* which plugin type each entity is, and how many per type */
     for (uint32_t i = 0; i < set->n; i++) {
-        const struct gw_val *en = gw_rec_get(R, &set->recs[i], "enabled");
         const char *name = fk(&set->recs[i], "name");
         const struct gw_plugin_schema *sc = gw_plugin_schema_find(name);
-        if ((en && en->type == GW_V_BOOL && !en->u.b) || sc == NULL) {
-            continue; /* disabled instances do not shadow others (Kong) */
+        if (!usable(&set->recs[i]) || sc == NULL) {
+            continue; /* disabled or stream-only instances do not shadow others (Kong) */
         }
         for (size_t k = 0; k < NPLUGINS; k++) {
             if (gw_plugin_schemas[k] == sc) {
@@ -150,13 +205,12 @@ gw_plugins_build(const struct gw_snapshot *s, char *err, size_t errlen)
     }
     for (uint32_t i = 0; i < set->n; i++) {
         const struct gw_val *rec = &set->recs[i];
-        const struct gw_val *en = gw_rec_get(R, rec, "enabled");
         const struct gw_plugin_schema *sc = gw_plugin_schema_find(fk(rec, "name"));
         size_t k = 0;
         while (k < NPLUGINS && gw_plugin_schemas[k] != sc) {
             k++;
         }
-        if (k == NPLUGINS || all[k].p == NULL || (en && en->type == GW_V_BOOL && !en->u.b)) {
+        if (k == NPLUGINS || all[k].p == NULL || !usable(rec)) {
             continue;
         }
         struct ptype *t = &all[k];
@@ -169,6 +223,7 @@ gw_plugins_build(const struct gw_snapshot *s, char *err, size_t errlen)
         struct pinst *pi = &t->slots[j];
         pi->hash = h;
         pi->route = r, pi->service = sv, pi->consumer = c;
+        pi->protocols = protocols(rec);
         t->scoped_consumer |= *c != '\0';
         const struct gw_val *conf = gw_rec_get(R, rec, "config");
         pi->state = t->p->compile ? t->p->compile(sc->config, conf, ps->arena, err, errlen)
@@ -188,6 +243,9 @@ gw_plugins_build(const struct gw_snapshot *s, char *err, size_t errlen)
     for (uint32_t k = 0; k < ps->ntypes; k++) {
         struct ptype *t = &ps->types[k];
         t->global = t->p->init ? t->p->init(s, ps->arena) : NULL;
+        t->glob = find(t, "", "", "");
+        ps->nrewrite += t->p->rewrite != NULL && t->glob != NULL;
+        ps->nlog += t->p->log != NULL;
     }
     return ps;
 oom:
@@ -230,16 +288,63 @@ resolve(const struct ptype *t, const char *r, const char *s, const char *c)
     return NULL;
 }
 
+static void
+chosen(struct gw_pctx *ctx, uint32_t k, const void *state)
+{
+    if (ctx->nran < sizeof ctx->ran / sizeof ctx->ran[0]) {
+        ctx->ran[ctx->nran] = (uint16_t)k;
+        ctx->ran_conf[ctx->nran++] = state;
+    }
+}
+
+/* Kong (plugins_iterator.lua get_collected_iterator): the phases after access run the
+ * instances access collected, or the global ones when access never ran (no route matched,
+ * a rewrite handler answered). */
+static void
+choose_globals(struct gw_pctx *ctx)
+{
+    const struct gw_plugin_set *ps = ctx->snap ? ctx->snap->plugins : NULL;
+
+    if (ps == NULL || ctx->access_ran || ctx->globals_chosen) {
+        return;
+    }
+    ctx->globals_chosen = 1;
+    for (uint32_t k = 0; k < ps->ntypes; k++) {
+        if (ps->types[k].glob) {
+            chosen(ctx, k, ps->types[k].glob->state);
+        }
+    }
+}
+
+int
+gw_plugins_rewrite(struct gw_pctx *ctx)
+{
+    const struct gw_plugin_set *ps = ctx->snap->plugins;
+
+    if (ps == NULL || ps->nrewrite == 0) {
+        return 0;
+    }
+    for (uint32_t k = 0; k < ps->ntypes; k++) {
+        const struct ptype *t = &ps->types[k];
+        if (t->p->rewrite && t->glob && t->p->rewrite(ctx, t->glob->state, t->global)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int
 gw_plugins_access(struct gw_pctx *ctx)
 {
     const struct gw_plugin_set *ps = ctx->snap->plugins;
     const char *r = ctx->route_id ? ctx->route_id : "";
     const char *s = ctx->service_id ? ctx->service_id : "";
+    int answered = 0;
 
     if (ps == NULL) {
         return 0;
     }
+    ctx->access_ran = 1;
     for (uint32_t k = ctx->resume; k < ps->ntypes; k++) {
         const struct ptype *t = &ps->types[k];
         const char *c = ctx->consumer ? gw_config_id(GW_ENT_CONSUMERS, ctx->consumer) : "";
@@ -247,21 +352,45 @@ gw_plugins_access(struct gw_pctx *ctx)
         if (pi == NULL) {
             continue;
         }
-        if (t->p->needs_body && !ctx->body_read && t->p->needs_body(pi->state, ctx)) {
+        if (!answered && t->p->needs_body && !ctx->body_read && t->p->needs_body(pi->state, ctx)) {
             /* the proxy reads the body and calls again: this plugin is resolved again then,
              * with the same consumer, so it is the same instance */
             ctx->resume = k;
             return GW_ACCESS_BODY;
         }
-        if (ctx->nran < sizeof ctx->ran / sizeof ctx->ran[0]) {
-            ctx->ran[ctx->nran] = (uint16_t)k;
-            ctx->ran_conf[ctx->nran++] = pi->state;
-        }
-        if (t->p->access && t->p->access(ctx, pi->state, t->global)) {
-            return 1;
+        chosen(ctx, k, pi->state);
+        /* after an answer Kong's iterator goes on collecting the instances for the later
+         * phases (kong/init.lua: delayed_response skips the handlers, not the walk) */
+        if (!answered && t->p->access && t->p->access(ctx, pi->state, t->global)) {
+            answered = 1;
         }
     }
-    return 0;
+    return answered;
+}
+
+int
+gw_plugins_want_log(const struct gw_snapshot *s)
+{
+    return s && s->plugins && s->plugins->nlog;
+}
+
+void
+gw_plugins_log(struct gw_pctx *ctx, const struct gw_log_info *li)
+{
+    const struct gw_plugin_set *ps = ctx->snap ? ctx->snap->plugins : NULL;
+
+    if (ps == NULL || ps->nlog == 0) {
+        return;
+    }
+    choose_globals(ctx);
+    ctx->log = li;
+    for (unsigned i = 0; i < ctx->nran; i++) {
+        const struct ptype *t = &ps->types[ctx->ran[i]];
+        if (t->p->log) {
+            t->p->log(ctx, ctx->ran_conf[i], t->global);
+        }
+    }
+    ctx->log = NULL;
 }
 
 void
@@ -269,6 +398,7 @@ gw_plugins_header_filter(struct gw_pctx *ctx)
 {
     const struct gw_plugin_set *ps = ctx->snap->plugins;
 
+    choose_globals(ctx);
     for (unsigned i = 0; ps && i < ctx->nran; i++) {
         const struct ptype *t = &ps->types[ctx->ran[i]];
         if (t->p->header_filter) {
@@ -282,6 +412,7 @@ gw_plugins_body_filter(struct gw_pctx *ctx)
 {
     const struct gw_plugin_set *ps = ctx->snap->plugins;
 
+    choose_globals(ctx);
     for (unsigned i = 0; ps && i < ctx->nran; i++) {
         const struct ptype *t = &ps->types[ctx->ran[i]];
         if (t->p->body_filter) {

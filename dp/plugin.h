@@ -44,6 +44,21 @@ typedef int gw_needs_body_fn(const void *conf, const struct gw_pctx *ctx);
  * gw_pctx_set_resp_body. */
 typedef void gw_body_filter_fn(struct gw_pctx *ctx, const void *conf, const void *global);
 
+/* rewrite: Kong's rewrite phase. Runs before routing, for global instances only (no route,
+ * service or consumer is known yet; ctx->route_id and service_id are NULL). 0 to go on, 1
+ * when the handler answered (gw_pctx_exit / gw_pctx_error): routing and access are skipped. */
+typedef int gw_rewrite_fn(struct gw_pctx *ctx, const void *conf, const void *global);
+
+/* log: once per request, after the response was sent or the client went away (ctx->log
+ * says which). On the worker: it must not block (hand slow work to a thread of its own). */
+typedef void gw_log_fn(struct gw_pctx *ctx, const void *conf, const void *global);
+
+/* Kong's certificate phase (TLS handshake, SNI known, no route yet) has no hook here. Its
+ * one use among the plugins we enforce is mtls-auth asking for a client certificate:
+ * dp/tls.c does that in its client hello callback, only when an mtls-auth instance of the
+ * snapshot could apply to the SNI sent, and never fails the handshake; plugins/mtls_auth.c
+ * then verifies the certificate in access (ctx->ssl), where the route and the instance are
+ * known. */
 struct gw_plugin {
     const struct gw_plugin_schema *schema;
     gw_compile_fn *compile;
@@ -52,6 +67,8 @@ struct gw_plugin {
     gw_header_filter_fn *header_filter;
     gw_needs_body_fn *needs_body;
     gw_body_filter_fn *body_filter;
+    gw_rewrite_fn *rewrite;
+    gw_log_fn *log;
 };
 
 /* ---- per snapshot (snapshot.c calls these on the config thread) ---- */
@@ -74,6 +91,28 @@ enum gw_query_op { GW_QE_REMOVE, GW_QE_SET, GW_QE_APPEND, GW_QE_RENAME };
 struct gw_query_edit {
     enum gw_query_op op;
     struct gw_str name, value; /* rename: value is the new name */
+};
+
+/* What the log phase knows about a finished request (proxy.c fills it just before the log
+ * handlers run; valid during them only). */
+struct gw_log_info {
+    const char *request_id;
+    int status;              /* sent to the client; 499 when it went away before any head */
+    int client_aborted;      /* the client went away before the whole response was sent */
+    int proxied;             /* an upstream answered (Kong's source "upstream"), else "kong" */
+    int upstream_status;     /* 0: none */
+    struct gw_str upstream_uri; /* the target sent upstream (query included); .p NULL: none */
+    const char *upstream_ip; /* the last target tried, or NULL */
+    int upstream_port;
+    int server_port;         /* the listener's */
+    uint64_t request_bytes;  /* nginx's $request_length: head and body read from the client */
+    uint64_t response_bytes; /* $bytes_sent: head and body */
+    struct gw_str response_head; /* as sent to the client, through the empty line; or empty */
+    double started_at;       /* seconds since the epoch */
+    double kong_ms;          /* start -> upstream chosen (or -> a local answer) */
+    double proxy_ms;         /* upstream chosen -> its first response byte; -1: not proxied */
+    double request_ms;       /* start -> end ($request_time) */
+    double receive_ms;       /* first response byte -> end; 0 when not proxied */
 };
 
 struct gw_pctx {
@@ -122,10 +161,14 @@ struct gw_pctx {
      * a chunked body streams, answered with body_limit_status (0: no limit) */
     uint64_t body_limit;
     int body_limit_status;
-    /* the plugins chosen in access, for header_filter (indexes into the set) */
+    /* the plugins chosen in access, for header_filter, body_filter and log (indexes into
+     * the set); when access never ran (no route, a rewrite answer), the global instances */
     uint16_t ran[64];
     const void *ran_conf[64];
     unsigned nran;
+    int access_ran, globals_chosen;
+    /* the log phase's summary (gw_plugins_log) */
+    const struct gw_log_info *log;
     /* request body: read whole by the proxy before the first access handler that needs it
      * (body_read then 1, req_body the payload, chunked framing removed); a replacement set
      * by a plugin goes upstream with a Content-Length */
@@ -147,8 +190,17 @@ struct gw_pctx {
  * request body (set body_read and req_body) and call it again: it resumes where it stopped. */
 #define GW_ACCESS_BODY 2
 
+/* Runs the rewrite handlers of the global instances in priority order, before routing
+ * (ctx: arena, snap, h and the connection fields set). 1 when one answered, else 0. */
+int gw_plugins_rewrite(struct gw_pctx *ctx);
+
 /* Runs the access phase in priority order with Kong's scope precedence. 1 when a plugin
- * answered (ctx->exit_status set), else 0. */
+ * answered (ctx->exit_status set), else 0. After an answer the remaining plugins are still
+ * chosen, without running their access handlers, so that their header_filter and log run on
+ * the answer (Kong: CORS headers and log entries on a 401). An instance whose `protocols`
+ * hold no protocol of the HTTP subsystem (http, https, grpc, grpcs) is left out of the set
+ * when it is built, so it neither runs nor shadows a less specific instance; as in Kong,
+ * protocols do not tell http from https at run time. */
 int gw_plugins_access(struct gw_pctx *ctx);
 
 /* Runs header_filter for the plugins access chose (also on answers made by plugins or the
@@ -157,6 +209,14 @@ void gw_plugins_header_filter(struct gw_pctx *ctx);
 
 /* Runs body_filter for the plugins access chose, on the buffered response body. */
 void gw_plugins_body_filter(struct gw_pctx *ctx);
+
+/* Whether some plugin instance of the snapshot has a log handler: when not, the proxy skips
+ * the log phase (and filling its summary) altogether. */
+int gw_plugins_want_log(const struct gw_snapshot *s);
+
+/* Runs the log handlers of the plugins access chose (the global ones when access never ran),
+ * with li as ctx->log. Once per request. */
+void gw_plugins_log(struct gw_pctx *ctx, const struct gw_log_info *li);
 
 /* ---- the handler API ---- */
 

@@ -1015,6 +1015,27 @@ req_route(struct client *c)
     }
     in.headers = r->h.headers;
     in.nheaders = r->h.nheaders;
+    /* plugins: Kong's rewrite phase (global instances) runs before routing */
+    struct gw_pctx *pc = &r->pc;
+    pc->arena = r->arena;
+    pc->snap = s;
+    pc->h = &r->h;
+    pc->peer_ip = client_ip(c);
+    pc->https = c->l->ssl;
+    pc->ssl = c->ssl;
+    pc->client_fd = c->fd;
+    pc->conn_serial = c->serial;
+    pc->conn_requests = c->nreq + 1;
+    pc->now = ev_now(c->w->loop);
+    if (gw_plugins_rewrite(pc)) {
+        c->close_after |= r->bk != F_NONE;
+        if (pc->exit_error) {
+            respond_error(c, pc->exit_status, pc->exit_msg, FMT_JSON);
+        } else {
+            respond_exit(c);
+        }
+        return;
+    }
     /* a local answer leaves any request body unread on the socket: close after it */
     if (!gw_router_match(s->router, &in, &m)) {
         c->close_after |= r->bk != F_NONE;
@@ -1046,19 +1067,8 @@ req_route(struct client *c)
     }
     r->svc = r->ri->service;
     /* plugins (Kong runs access before it answers a route without a service) */
-    struct gw_pctx *pc = &r->pc;
-    pc->arena = r->arena;
-    pc->snap = s;
-    pc->h = &r->h;
     pc->route_id = r->ri->id;
     pc->service_id = r->svc ? r->svc->id : NULL;
-    pc->peer_ip = client_ip(c);
-    pc->https = c->l->ssl;
-    pc->ssl = c->ssl;
-    pc->client_fd = c->fd;
-    pc->conn_serial = c->serial;
-    pc->conn_requests = c->nreq + 1;
-    pc->now = ev_now(c->w->loop);
     r->m = m;
     r->norm = in.path;
     req_access(c);
@@ -1518,12 +1528,81 @@ access_log(struct client *c)
     }
 }
 
+/* $request_length: the head and what was read of the body */
+static uint64_t
+request_bytes(const struct req *r)
+{
+    uint64_t n = r->head_len;
+
+    if (r->pc.body_read) {
+        n += r->pc.req_body.n;
+    } else if (r->bk == F_LENGTH || (r->bk == F_BUFFERED && r->h.content_length > 0)) {
+        n += (uint64_t)(r->h.content_length - (r->bk == F_LENGTH ? r->body_left : 0));
+    } else if (r->bk == F_CHUNKED) {
+        n += r->bch.payload_bytes;
+    }
+    return n;
+}
+
+/* The log phase: once per request that reached the plugins, when it ends or the client
+ * goes away (aborted). Nothing is prepared when no plugin logs. */
+static void
+log_phase(struct client *c, int aborted)
+{
+    struct req *r = &c->r;
+    struct gw_log_info li = {0};
+    ev_tstamp now = ev_now(c->w->loop);
+    char ip[INET6_ADDRSTRLEN];
+
+    if (r->arena == NULL || r->pc.snap == NULL || !gw_plugins_want_log(r->pc.snap)) {
+        return;
+    }
+    li.request_id = r->id;
+    li.status = aborted && r->bytes_out == 0 ? 499 : r->status; /* nginx's 499 */
+    li.client_aborted = aborted;
+    li.proxied = r->t_first_byte > 0;
+    li.upstream_status = li.proxied ? r->rh.status : 0;
+    li.server_port = c->l->port;
+    li.request_bytes = request_bytes(r);
+    li.response_bytes = r->bytes_out;
+    li.started_at = r->t_start;
+    li.kong_ms = ((r->t_upstream > 0 ? r->t_upstream : now) - r->t_start) * 1000.0;
+    li.proxy_ms = li.proxied ? (r->t_first_byte - r->t_upstream) * 1000.0 : -1;
+    li.request_ms = (now - r->t_start) * 1000.0;
+    li.receive_ms = li.proxied ? (now - r->t_first_byte) * 1000.0 : 0;
+    if (r->uh && r->uh_len) {
+        /* "METHOD target HTTP/1.1": the target as sent */
+        const char *sp = memchr(r->uh, ' ', r->uh_len), *e;
+        if (sp && (e = memchr(sp + 1, ' ', r->uh_len - (size_t)(sp + 1 - r->uh))) != NULL) {
+            li.upstream_uri = (struct gw_str){sp + 1, (size_t)(e - sp - 1)};
+        }
+    }
+    if (r->target && r->t_upstream > 0) {
+        const struct sockaddr_storage *a = &r->target->addr;
+        const void *src = a->ss_family == AF_INET
+                              ? (const void *)&((const struct sockaddr_in *)a)->sin_addr
+                              : (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr;
+        if (inet_ntop(a->ss_family, src, ip, sizeof ip)) {
+            li.upstream_ip = ip;
+            li.upstream_port = ntohs(a->ss_family == AF_INET
+                                         ? ((const struct sockaddr_in *)a)->sin_port
+                                         : ((const struct sockaddr_in6 *)a)->sin6_port);
+        }
+    }
+    if (r->ch && r->ch_len) {
+        const char *e = memmem(r->ch, r->ch_len, "\r\n\r\n", 4);
+        li.response_head = (struct gw_str){r->ch, e ? (size_t)(e + 4 - r->ch) : 0};
+    }
+    gw_plugins_log(&r->pc, &li);
+}
+
 static void
 req_end(struct client *c)
 {
     struct req *r = &c->r;
 
     up_release(c, r->resp_done && !r->up_close && r->body_done);
+    log_phase(c, 0);
     access_log(c);
     gw_arena_reset(r->arena); /* also drops the snapshot reference */
     r->arena = NULL;
@@ -2731,6 +2810,9 @@ client_close(struct client *c)
 {
     struct ev_loop *loop = c->w->loop;
 
+    if (c->r.head_len) {
+        log_phase(c, 1); /* the client went away (or the gateway gave up on it) midway */
+    }
     ev_io_stop(loop, &c->io);
     ev_timer_stop(loop, &c->timer);
     if (c->r.up) {
