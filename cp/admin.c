@@ -379,12 +379,57 @@ audit(struct areq *r)
 
 /* ---- libmicrohttpd callbacks ---- */
 
+/* Sends r's reply with the headers every Admin API answer carries. */
+static enum MHD_Result
+respond(struct areq *r, struct MHD_Connection *conn, const char *method, const struct timespec *t0)
+{
+    struct timespec t1;
+
+    int head = strcmp(method, "HEAD") == 0;
+    struct MHD_Response *resp;
+    if (r->status == MHD_HTTP_NO_CONTENT || head || r->out == NULL) {
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    } else {
+        resp = MHD_create_response_from_buffer(r->out_len, r->out, MHD_RESPMEM_MUST_FREE);
+        r->out = NULL;
+    }
+    if (resp == NULL) {
+        return MHD_NO;
+    }
+    if (r->status != MHD_HTTP_NO_CONTENT) {
+        MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    }
+    MHD_add_response_header(resp, "Server", GW_PRODUCT);
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", cors_origin(r));
+    MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
+    if (strcmp(method, "OPTIONS") == 0 && r->status == MHD_HTTP_NO_CONTENT) {
+        char allow[128];
+        const char *reqh = areq_header(r, "Access-Control-Request-Headers");
+        allow_header(r->allow, allow, sizeof allow);
+        MHD_add_response_header(resp, "Allow", allow);
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", allow);
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers", reqh ? reqh : "Content-Type");
+    }
+    if (r->status == MHD_HTTP_UNAUTHORIZED && opts.token) {
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    char lat[32];
+    snprintf(lat, sizeof lat, "%ld",
+             (long)((t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000));
+    MHD_add_response_header(resp, "X-Kong-Admin-Latency", lat);
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
            const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
     struct areq *r = *con_cls;
-    struct timespec t0, t1;
+    struct timespec t0;
 
     (void)cls;
     (void)version;
@@ -398,7 +443,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         *con_cls = r;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > opts.max_body_bytes) {
-            r->too_big = 1;
+            /* answered before the body is read: libmicrohttpd then closes the connection */
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            r->method = method;
+            snprintf(r->path_text, sizeof r->path_text, "%s", url);
+            reply_msg(r, MHD_HTTP_CONTENT_TOO_LARGE, "Payload too large");
+            return respond(r, conn, method, &t0);
         }
         return MHD_YES;
     }
@@ -449,42 +499,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         audit(r);
     }
 
-    int head = strcmp(method, "HEAD") == 0;
-    struct MHD_Response *resp;
-    if (r->status == MHD_HTTP_NO_CONTENT || head || r->out == NULL) {
-        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    } else {
-        resp = MHD_create_response_from_buffer(r->out_len, r->out, MHD_RESPMEM_MUST_FREE);
-        r->out = NULL;
-    }
-    if (resp == NULL) {
-        return MHD_NO;
-    }
-    if (r->status != MHD_HTTP_NO_CONTENT) {
-        MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
-    }
-    MHD_add_response_header(resp, "Server", GW_PRODUCT);
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin", cors_origin(r));
-    MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
-    if (strcmp(method, "OPTIONS") == 0 && r->status == MHD_HTTP_NO_CONTENT) {
-        char allow[128];
-        const char *reqh = areq_header(r, "Access-Control-Request-Headers");
-        allow_header(r->allow, allow, sizeof allow);
-        MHD_add_response_header(resp, "Allow", allow);
-        MHD_add_response_header(resp, "Access-Control-Allow-Methods", allow);
-        MHD_add_response_header(resp, "Access-Control-Allow-Headers", reqh ? reqh : "Content-Type");
-    }
-    if (r->status == MHD_HTTP_UNAUTHORIZED && opts.token) {
-        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    char lat[32];
-    snprintf(lat, sizeof lat, "%ld",
-             (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
-    MHD_add_response_header(resp, "X-Kong-Admin-Latency", lat);
-    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)r->status, resp);
-    MHD_destroy_response(resp);
-    return rc;
+    return respond(r, conn, method, &t0);
 }
 
 static void
