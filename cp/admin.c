@@ -385,9 +385,9 @@ respond(struct areq *r, struct MHD_Connection *conn, const char *method, const s
 {
     struct timespec t1;
 
-    int head = strcmp(method, "HEAD") == 0;
+    /* HEAD: the GET answer; libmicrohttpd sends its headers (Content-Length too) without the body */
     struct MHD_Response *resp;
-    if (r->status == MHD_HTTP_NO_CONTENT || head || r->out == NULL) {
+    if (r->status == MHD_HTTP_NO_CONTENT || r->out == NULL) {
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     } else {
         resp = MHD_create_response_from_buffer(r->out_len, r->out, MHD_RESPMEM_MUST_FREE);
