@@ -7,7 +7,6 @@ import concurrent.futures
 import json
 import socket
 import time
-import warnings
 
 import pytest
 import requests
@@ -15,7 +14,8 @@ import urllib3
 
 from harness import Echo, Gateway, free_port, http_request
 
-warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+# the HTTPS listener's certificate is the gateway's self-signed default
+pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 
 
 def lines(path, want, timeout=5):
