@@ -265,3 +265,54 @@ def test_post_config_as_multipart_file_like_curl(api):
     expect(r, 201)
     expect(api.get(f"/services/{name2}"), 200)
     expect(api.get(f"/services/{name}"), 404, NOT_FOUND)
+
+
+def test_format_2_1_paths_are_migrated(api):
+    # Kong migrates 1.1/2.1 documents: a path that looks like a regex gets the `~` prefix
+    name = uniq("old")
+    text = (f'_format_version: "2.1"\nservices:\n  - name: {name}\n    host: old.test\n'
+            f'    routes:\n      - name: {name}-r\n        paths: ["/v1/\\\\d+", "/plain"]\n')
+    expect(api.post("/config", data=text.encode(), headers={"Content-Type": "text/yaml"}), 201)
+    r = expect(api.get(f"/routes/{name}-r"), 200)
+    assert r["paths"] == ["~/v1/\\d+", "/plain"]
+    assert parse(export(api))["_format_version"] == "3.0"
+
+
+def test_transform_flag_and_underscore_keys(api):
+    c_id = "5c8e5ea4-8b29-4e3b-a8a2-3a1b3c0f0a01"
+    stored = "5baa61e4c9b93f3f0682250b6cf8331b7ee68fd8"
+    doc = {"_format_version": "3.0", "_transform": False, "_comment": "exported",
+           "_ignore": [1, {"a": 2}],
+           "consumers": [{"id": c_id, "username": "tf-user", "_comment": "per entity",
+                          "basicauth_credentials": [{"username": "tf-b",
+                                                     "password": stored}]}]}
+    expect(api.post("/config", json=doc), 201)
+    assert expect(api.get("/basic-auths/tf-b"), 200)["password"] == stored
+    # with _transform true (the default) the password is hashed as on the Admin API
+    doc["_transform"] = True
+    doc["consumers"][0]["basicauth_credentials"][0]["password"] = "plain"
+    expect(api.post("/config", json=doc), 201)
+    assert expect(api.get("/basic-auths/tf-b"), 200)["password"] == \
+        basic_auth_hash("plain", c_id)
+
+
+def test_same_document_twice_keeps_ids(api):
+    name = uniq("idem")
+    doc = {"_format_version": "3.0",
+           "services": [{"name": name, "host": "idem.test",
+                         "routes": [{"name": name + "-r", "paths": ["/idem"]}]}]}
+    expect(api.post("/config", json=doc), 201)
+    first = (expect(api.get(f"/services/{name}"), 200)["id"],
+             expect(api.get(f"/routes/{name}-r"), 200)["id"])
+    expect(api.post("/config", json=doc), 201)
+    again = (expect(api.get(f"/services/{name}"), 200)["id"],
+             expect(api.get(f"/routes/{name}-r"), 200)["id"])
+    assert first == again
+
+
+def test_export_of_empty_configuration(cp_factory):
+    from test_admin_common import api_for
+    a = api_for(cp_factory())
+    doc = parse(export(a))
+    assert doc["_format_version"] == "3.0"
+    assert not any(v for k, v in doc.items() if not k.startswith("_"))
