@@ -3,11 +3,12 @@ Kong's DB-less endpoint); POST /config replaces it atomically (201, or 400 code 
 error and nothing changed), using the same validation as `tollgate-dp --check`."""
 import json
 import re
+import time
 
 import pytest
 
 from test_admin_common import (  # noqa: F401  (api is a fixture)
-    NOT_FOUND, api, basic_auth_hash, expect, uniq)
+    NOT_FOUND, api, basic_auth_hash, expect, list_all, uniq)
 
 
 def parse(text):
@@ -316,3 +317,41 @@ def test_export_of_empty_configuration(cp_factory):
     doc = parse(export(a))
     assert doc["_format_version"] == "3.0"
     assert not any(v for k, v in doc.items() if not k.startswith("_"))
+
+
+def test_import_is_seen_all_at_once(cp_factory):
+    """Readers during a POST /config see the old configuration or the new one, never a mix."""
+    import threading
+    from test_admin_common import api_for
+    plane = cp_factory()
+    a = api_for(plane)
+    old = {"_format_version": "3.0",
+           "services": [{"name": f"old-{i:04d}", "host": "old.test"} for i in range(300)]}
+    new = {"_format_version": "3.0",
+           "services": [{"name": f"new-{i:04d}", "host": "new.test"} for i in range(2000)]}
+    expect(a.post("/config", json=old), 201)
+    stop = threading.Event()
+    seen = []
+
+    def reader():
+        c = a.fresh()
+        while not stop.is_set():
+            r = c.get("/services?size=1000")
+            if r.status_code == 200:
+                kinds = {e["name"].split("-")[0] for e in r.json()["data"]}
+                seen.append(tuple(sorted(kinds)))
+        c.close()
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        expect(a.post("/config", json=new), 201)
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert seen and set(seen) <= {("old",), ("new",)}, set(seen)
+    assert seen[-1] == ("new",)
+    assert len(list_all(a, "/services")) == 2000
