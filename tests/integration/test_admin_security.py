@@ -196,16 +196,19 @@ def test_audit_line_for_each_change(cp):
     c = a.consumer()
     log = _wait_log(cp, lambda lg: _audit_line(lg, "POST", "/consumers", c["id"]))
     assert _audit_line(log, "POST", "/consumers", c["id"], "127.0.0.1"), log[-2000:]
-    a.patch(f"/consumers/{c['id']}", json={"custom_id": uniq("x")})
-    log = _wait_log(cp, lambda lg: _audit_line(lg, "PATCH", f"/consumers/{c['id']}"))
-    assert _audit_line(log, "PATCH", f"/consumers/{c['id']}", "127.0.0.1"), log[-2000:]
+    # by endpoint key: the line still names the entity's id
+    a.patch(f"/consumers/{c['username']}", json={"custom_id": uniq("x")})
+    log = _wait_log(cp, lambda lg: _audit_line(lg, "PATCH", f"/consumers/{c['username']}"))
+    assert _audit_line(log, "PATCH", f"/consumers/{c['username']}", c["id"], "127.0.0.1"), \
+        log[-2000:]
     s = a.service()
     a.put(f"/services/{s['name']}", json={"host": "audit.test"})
     log = _wait_log(cp, lambda lg: _audit_line(lg, "PUT", f"/services/{s['name']}", s["id"]))
     assert _audit_line(log, "PUT", f"/services/{s['name']}", s["id"], "127.0.0.1"), log[-2000:]
     a.delete(f"/consumers/{c['username']}")
     log = _wait_log(cp, lambda lg: _audit_line(lg, "DELETE", f"/consumers/{c['username']}"))
-    assert _audit_line(log, "DELETE", f"/consumers/{c['username']}", "127.0.0.1"), log[-2000:]
+    assert _audit_line(log, "DELETE", f"/consumers/{c['username']}", c["id"], "127.0.0.1"), \
+        log[-2000:]
     a.post("/config", json={"_format_version": "3.0", "services": [
         {"name": uniq("aud"), "host": "a.test"}]})
     log = _wait_log(cp, lambda lg: _audit_line(lg, "POST", "/config"))
