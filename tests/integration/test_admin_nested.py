@@ -369,3 +369,29 @@ def test_plugin_of_another_scope_not_found_through_this_one(api):
     expect(api.delete(f"/services/{a['id']}/plugins/{new_id()}"), 404, NOT_FOUND)
     # and DELETE of a route's service is 404 when the route has none (405 otherwise)
     expect(api.delete(f"/routes/{api.route()['id']}/service"), 404, NOT_FOUND)
+
+
+def test_endpoints_listing(api):
+    data = expect(api.get("/endpoints"), 200)["data"]
+    assert data == sorted(data)
+    for p in ("/", "/services", "/services/{services}", "/services/{services}/routes",
+              "/routes/{routes}/service", "/consumers/{consumers}/key-auth", "/plugins/enabled",
+              "/schemas/{name}" if "/schemas/{name}" in data else "/schemas/{db_entity_name}",
+              "/config", "/tags/{tags}", "/status"):
+        assert p in data, p
+
+
+def test_schema_validate_endpoints(api):
+    n = uniq("val")
+    expect(api.post("/schemas/services/validate", json={"name": n, "host": "v.test"}), 200,
+           {"message": "schema validation successful"})
+    expect(api.get(f"/services/{n}"), 404, NOT_FOUND)
+    r = api.post("/schemas/services/validate", json={"host": "v.test", "port": 70000})
+    expect(r, 400)
+    assert r.json()["fields"] == {"port": "value should be between 0 and 65535"}
+    expect(api.post("/schemas/plugins/validate",
+                    json={"name": "rate-limiting", "config": {"minute": 5}}), 200,
+           {"message": "schema validation successful"})
+    r = api.post("/schemas/plugins/validate", json={"name": "rate-limiting", "config": {}})
+    expect(r, 400)
+    assert r.json()["code"] == 2
