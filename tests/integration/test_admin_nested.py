@@ -395,3 +395,18 @@ def test_schema_validate_endpoints(api):
     r = api.post("/schemas/plugins/validate", json={"name": "rate-limiting", "config": {}})
     expect(r, 400)
     assert r.json()["code"] == 2
+
+
+def test_nested_put_upserts_under_the_parent(api):
+    s = api.service()
+    n = uniq("nput")
+    r = expect(api.put(f"/services/{s['name']}/routes/{n}", json={"paths": ["/" + n]}), 200)
+    assert r["name"] == n and r["service"] == {"id": s["id"]}
+    again = expect(api.put(f"/services/{s['id']}/routes/{n}",
+                           json={"paths": ["/" + n, "/more"]}), 200)
+    assert again["id"] == r["id"] and again["paths"] == ["/" + n, "/more"]
+    c = api.consumer()
+    k = uniq("nkey")
+    cred = expect(api.put(f"/consumers/{c['username']}/key-auth/{k}", json={}), 200)
+    assert cred["key"] == k and cred["consumer"] == {"id": c["id"]}
+    expect(api.get(f"/key-auths/{k}"), 200, cred)
