@@ -144,3 +144,57 @@ def test_start_with_database_down_then_up(pg_private, cp_factory):
         assert _until(ok, 20) is not None
     finally:
         plane.stop()
+
+
+def test_pg_stop_during_config_import_is_all_or_nothing(pg_private, cp_factory):
+    """PostgreSQL stops at some point of a large POST /config: afterwards the old or the new
+    configuration is there, whole; a 201 means the new one."""
+    plane, api = _start(pg_private)
+    old = {"_format_version": "3.0",
+           "services": [{"name": f"old-{i}", "host": "old.test"} for i in range(50)]}
+    new = {"_format_version": "3.0",
+           "services": [{"name": f"new-{i}", "host": "new.test",
+                         "routes": [{"name": f"new-r-{i}", "paths": [f"/n{i}"]}]}
+                        for i in range(3000)]}
+    seen = []
+    try:
+        for delay in (0.1, 0.25, 0.4):
+            def ready():
+                r = api.post("/config", json=old)
+                return r if r.status_code == 201 else None
+            assert _until(ready, 10) is not None
+            result = {}
+
+            def post():
+                c = api.fresh()
+                try:
+                    result["r"] = c.post("/config", json=new, timeout=60)
+                except requests.RequestException as e:
+                    result["e"] = e
+                c.close()
+
+            t = threading.Thread(target=post)
+            t.start()
+            time.sleep(delay)
+            pg_private.stop()
+            t.join(60)
+            pg_private.start()
+            assert "r" in result, result
+            status = result["r"].status_code
+            assert status in (201, 503), result["r"].text[:300]
+            seen.append(status)
+
+            def listed():
+                r = api.get("/services?size=1")
+                return r if r.status_code == 200 else None
+            assert _until(listed, 10) is not None
+            services = list_all(api, "/services")
+            names = {e["name"].split("-")[0] for e in services}
+            state = (names, len(services), len(list_all(api, "/routes")))
+            if status == 201:
+                assert state == ({"new"}, 3000, 3000), state
+            else:
+                assert state in (({"old"}, 50, 0), ({"new"}, 3000, 3000)), state
+        print("statuses by delay:", seen)
+    finally:
+        plane.stop()
