@@ -989,10 +989,11 @@ cmp_ids(const void *a, const void *b, int type)
     }
 CMP_FN(0) CMP_FN(1) CMP_FN(2) CMP_FN(3) CMP_FN(4) CMP_FN(5) CMP_FN(6)
 CMP_FN(7) CMP_FN(8) CMP_FN(9) CMP_FN(10) CMP_FN(11) CMP_FN(12) CMP_FN(13)
+CMP_FN(14) CMP_FN(15)
 static int (*const cmps[GW_ENT__COUNT])(const void *, const void *) = {
     cmp_0, cmp_1, cmp_2, cmp_3, cmp_4, cmp_5, cmp_6, cmp_7, cmp_8, cmp_9, cmp_10, cmp_11, cmp_12,
-    cmp_13};
-_Static_assert(GW_ENT__COUNT == 14, "one comparator per entity type");
+    cmp_13, cmp_14, cmp_15};
+_Static_assert(GW_ENT__COUNT == 16, "one comparator per entity type");
 
 static int
 build_sets(struct loader *L, struct gw_config *cfg)

@@ -1144,6 +1144,97 @@ static struct gw_field acl_fields[] = {
 };
 static struct gw_record acl_schema = {.name = "acls", .fields = acl_fields};
 
+/* ------------------------------------------------------------------ key sets, keys */
+
+static struct gw_field key_set_fields[] = {
+    ID_FIELD,
+    /* a plain string in Kong's key_sets.lua, not a utf8_name */
+    {.name = "name", .type = GW_T_STRING, .flags = GW_F_UNIQUE},
+    TAGS_FIELD,
+    CREATED_AT,
+    UPDATED_AT,
+    {.name = NULL},
+};
+static struct gw_record key_set_schema = {.name = "key_sets", .fields = key_set_fields};
+
+static void pem_check(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec);
+
+static struct gw_field pem_fields[] = {
+    {.name = "private_key", .type = GW_T_STRING, .flags = GW_F_SENSITIVE},
+    {.name = "public_key", .type = GW_T_STRING},
+    {.name = NULL},
+};
+static struct gw_record pem_schema = {.name = "pem", .fields = pem_fields, .check = pem_check};
+
+static void
+pem_check(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec)
+{
+    static const char *const one[] = {"private_key", "public_key", NULL};
+    gw_echeck_at_least_one_of(ctx, r, rec, one);
+}
+
+/* typedefs.pem's custom_validator: runs on the pem record once its fields and its own
+ * entity check passed, and reports on the field itself */
+static const char *
+check_pem(const struct gw_val *v, char *buf, size_t len)
+{
+    const struct gw_val *sk = gw_rec_get(&pem_schema, v, "private_key");
+    const struct gw_val *pk = gw_rec_get(&pem_schema, v, "public_key");
+    int have_sk = sk && sk->type == GW_V_STR, have_pk = pk && pk->type == GW_V_STR;
+
+    (void)buf, (void)len;
+    return gw_pem_check_keypair(have_sk ? sk->u.s : NULL, have_sk ? sk->n : 0,
+                                have_pk ? pk->u.s : NULL, have_pk ? pk->n : 0);
+}
+
+/* keys.lua's custom_entity_check for jwk: the text must decode and name the entity's kid.
+ * TODO(#5): Kong also loads the JWK as a key ("could not load JWK, likely not a valid key")
+ * and checks its members against typedefs.jwk. */
+static void
+jwk_check(struct gw_vctx *ctx, const struct gw_val *jwk, const struct gw_val *kid)
+{
+    json_t *j = json_loadb(jwk->u.s, jwk->n, JSON_DECODE_ANY, NULL);
+
+    if (j == NULL) {
+        gw_vctx_entity_err(ctx, "could not json decode jwk string");
+        return;
+    }
+    const char *jkid = json_string_value(json_object_get(j, "kid"));
+    if (jkid == NULL || kid == NULL || kid->type != GW_V_STR || strcmp(jkid, kid->u.s) != 0) {
+        gw_vctx_entity_err(ctx, "kid in jwk.kid must be equal to keys.kid");
+    }
+    json_decref(j);
+}
+
+static void
+key_check(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec)
+{
+    /* kong.constants KEY_FORMATS, in Kong's order of entity checks */
+    static const char *const formats[] = {"jwk", "pem", NULL};
+    const struct gw_val *jwk = gw_rec_get(r, rec, "jwk");
+
+    gw_echeck_mutually_exclusive(ctx, r, rec, formats);
+    gw_echeck_at_least_one_of(ctx, r, rec, formats);
+    if (jwk && jwk->type == GW_V_STR) {
+        jwk_check(ctx, jwk, gw_rec_get(r, rec, "kid"));
+    }
+}
+
+static struct gw_field key_fields[] = {
+    ID_FIELD,
+    {.name = "set", .type = GW_T_FOREIGN, .ref = "key_sets"},
+    {.name = "name", .type = GW_T_STRING, .flags = GW_F_UNIQUE},
+    {.name = "kid", .type = GW_T_STRING, .flags = GW_F_REQUIRED},
+    {.name = "jwk", .type = GW_T_STRING, .flags = GW_F_SENSITIVE},
+    {.name = "pem", .type = GW_T_RECORD, .flags = GW_F_NULLABLE, .record = &pem_schema,
+     .check = check_pem},
+    TAGS_FIELD,
+    CREATED_AT,
+    UPDATED_AT,
+    {.name = NULL},
+};
+static struct gw_record key_schema = {.name = "keys", .fields = key_fields, .check = key_check};
+
 /* ------------------------------------------------------------------ the table */
 
 static const char *const consumer_unique[] = {"custom_id", NULL};
@@ -1151,6 +1242,7 @@ static const char *const ca_unique[] = {"cert_digest", NULL};
 static const char *const plugin_cache_key[] = {"name", "route", "service", "consumer", NULL};
 static const char *const target_cache_key[] = {"upstream", "target", NULL};
 static const char *const acl_cache_key[] = {"consumer", "group", NULL};
+static const char *const key_cache_key[] = {"kid", "set", NULL};
 static const char *const autogen_key[] = {"key", NULL};
 static const char *const autogen_key_secret[] = {"key", "secret", NULL};
 static const char *const autogen_secret[] = {"secret", NULL};
@@ -1187,6 +1279,10 @@ const struct gw_entity_def gw_entities[GW_ENT__COUNT] = {
                                      &hmacauth_schema, "username", NULL, NULL, autogen_secret},
     [GW_ENT_ACLS] = {GW_ENT_ACLS, "acls", "acl", "acls", "acls", &acl_schema, NULL, NULL,
                      acl_cache_key, NULL},
+    [GW_ENT_KEY_SETS] = {GW_ENT_KEY_SETS, "key_sets", "key_set", "key-sets", NULL,
+                         &key_set_schema, "name", NULL, NULL, NULL},
+    [GW_ENT_KEYS] = {GW_ENT_KEYS, "keys", "key", "keys", NULL, &key_schema, "name", NULL,
+                     key_cache_key, NULL},
 };
 
 const struct gw_nesting gw_nestings[] = {
@@ -1201,6 +1297,7 @@ const struct gw_nesting gw_nestings[] = {
     {GW_ENT_CONSUMERS, "acls", GW_ENT_ACLS, "consumer"},
     {GW_ENT_UPSTREAMS, "targets", GW_ENT_TARGETS, "upstream"},
     {GW_ENT_CERTIFICATES, "snis", GW_ENT_SNIS, "certificate"},
+    {GW_ENT_KEY_SETS, "keys", GW_ENT_KEYS, "set"},
 };
 const size_t gw_nestings_count = sizeof gw_nestings / sizeof gw_nestings[0];
 

@@ -20,6 +20,8 @@ enum gw_entity_type {
     GW_ENT_JWT_SECRETS,
     GW_ENT_HMACAUTH_CREDENTIALS,
     GW_ENT_ACLS,
+    GW_ENT_KEY_SETS,
+    GW_ENT_KEYS,
     GW_ENT__COUNT
 };
 

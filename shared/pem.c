@@ -84,6 +84,40 @@ gw_pem_check_public_key(const char *pem, size_t n, char *buf, size_t len)
     return NULL;
 }
 
+const char *
+gw_pem_check_keypair(const char *priv, size_t pn, const char *pub, size_t pubn)
+{
+    EVP_PKEY *pk = NULL, *sk = NULL;
+    const char *err = NULL;
+
+    /* Kong (typedefs.lua, validate_pem_keys) loads the public key first */
+    if (pub) {
+        BIO *b = BIO_new_mem_buf(pub, (int)pubn);
+        pk = b ? PEM_read_bio_PUBKEY(b, NULL, NULL, NULL) : NULL;
+        BIO_free(b);
+        if (pk == NULL) {
+            err = "could not load public key";
+            goto done;
+        }
+    }
+    if (priv) {
+        sk = load_key(priv, pn);
+        if (sk == NULL) {
+            /* Kong appends lua-resty-openssl's error text, which we cannot reproduce */
+            err = "could not load private key";
+            goto done;
+        }
+    }
+    if (pk && sk && EVP_PKEY_eq(sk, pk) != 1) {
+        err = "public key does not match private key";
+    }
+done:
+    EVP_PKEY_free(sk);
+    EVP_PKEY_free(pk);
+    ERR_clear_error();
+    return err;
+}
+
 int
 gw_pem_pair_matches(const char *cert, size_t cn, const char *key, size_t kn)
 {

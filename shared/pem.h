@@ -9,6 +9,10 @@ const char *gw_pem_check_cert(const char *pem, size_t n, char *buf, size_t len);
 const char *gw_pem_check_key(const char *pem, size_t n, char *buf, size_t len);
 const char *gw_pem_check_public_key(const char *pem, size_t n, char *buf, size_t len);
 
+/* Kong's typedefs.pem of the keys entity: either key may be NULL (not given). NULL when each
+ * given key loads and, when both are given, they are a pair; else Kong's message (static). */
+const char *gw_pem_check_keypair(const char *priv, size_t pn, const char *pub, size_t pubn);
+
 /* 1 when the certificate's public key belongs to the private key, 0 otherwise. */
 int gw_pem_pair_matches(const char *cert, size_t cn, const char *key, size_t kn);
 
