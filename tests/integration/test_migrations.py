@@ -15,7 +15,9 @@ from pgserver import PgConn, PgError, psql
 
 TABLES = ("certificates", "ca_certificates", "services", "routes", "consumers", "upstreams",
           "targets", "snis", "plugins", "keyauth_credentials", "basicauth_credentials",
-          "jwt_secrets", "hmacauth_credentials", "acls")
+          "jwt_secrets", "hmacauth_credentials", "acls", "key_sets", "keys")
+# every migration of this release, each with its up and finish steps done
+ALL_DONE = {"001_core": (True, True), "002_keys": (True, True)}
 
 needs_admin = pytest.mark.skipif(not admin_supported(),
                                  reason="build/tollgate-cp has no Admin API yet (--admin-listen)")
@@ -55,7 +57,7 @@ def test_bootstrap_creates_everything(db):
     assert "tollgate migrated up to: 001_core (executed)" in p.stdout
     assert p.stdout.rstrip().endswith("Database is up-to-date")
     assert set(TABLES) | {"tollgate_schema_meta"} <= tables(db)
-    assert meta(db) == {"001_core": (True, True)}
+    assert meta(db) == ALL_DONE
     assert psql(db, "SELECT cp_version FROM tollgate_schema_meta").strip() != ""
 
 
@@ -77,7 +79,7 @@ def test_concurrent_bootstraps_apply_once(db):
     assert [p.returncode for p in procs] == [0, 0, 0, 0], outs
     assert sum("Bootstrapping database..." in out for out, _ in outs) == 1, outs
     assert sum("Database already bootstrapped" in out for out, _ in outs) == 3, outs
-    assert meta(db) == {"001_core": (True, True)}
+    assert meta(db) == ALL_DONE
 
 
 def test_list_needs_bootstrap(db):
@@ -121,7 +123,7 @@ def test_pending_finish(booted):
     p = migrations(booted, "finish")
     assert p.returncode == 0, p.stderr
     assert "tollgate migrated up to: 001_core (executed)" in p.stdout
-    assert meta(booted) == {"001_core": (True, True)}
+    assert meta(booted) == ALL_DONE
     assert migrations(booted, "list").returncode == 0
 
 
@@ -142,6 +144,7 @@ def test_up_runs_new_migrations(db):
     assert "tollgate migrated up to: 001_core (executed)" in p.stdout
     assert set(TABLES) <= tables(db)
     assert meta(db)["001_core"] == (True, True)
+    assert meta(db)["002_keys"] == (True, True)
 
 
 def test_list_unknown_migration(booted):
