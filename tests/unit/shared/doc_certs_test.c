@@ -1,5 +1,6 @@
-/* Certificates, SNIs, CA certificates and the credentials that hold keys (jwt secrets with RSA, EC or Ed25519 public keys),
- * with keys and certificates generated at test time. Messages from the reference §1.7-§1.10;
+/* Certificates, SNIs, CA certificates, the credentials that hold keys (jwt secrets with RSA,
+ * EC or Ed25519 public keys), key sets and keys, with keys and certificates generated at test
+ * time. Messages from the reference §1.7-§1.11 and Kong's keys.lua and typedefs.lua;
  * "…" marks what the reference does not give. Documents are tables of templates in which
  * $NAME stands for a generated PEM (written as a YAML double-quoted scalar). */
 #include "testcerts.h"
@@ -254,6 +255,101 @@ test_jwt_keys(void **state)
     RUN(jwt_cases);
 }
 
+/* ------------------------------------------------------------------ key sets, keys */
+
+/* Kong's keys.lua and typedefs.pem/jwk (§1.11); a jwk is a string holding JSON */
+#define JWK(kid) "'{\"kty\": \"RSA\", \"kid\": \"" kid "\", \"n\": \"AQAB\", \"e\": \"AQAB\"}'"
+
+static const struct err_case key_cases[] = {
+    {V3 "key_sets:\n- name: s\n  keys:\n  - {kid: k1, name: a, jwk: " JWK("k1") "}\n"
+        "  - {kid: k2, pem: {private_key: $KEY, public_key: $PUB}}\n",
+     NULL},
+    {V3 "keys:\n- {kid: k1, pem: {public_key: $ECPUB}}\n- {kid: k2, pem: {private_key: $ECKEY}}\n",
+     NULL},
+    /* one kid per set: the same kid in two sets, or once without a set, is fine */
+    {V3 "key_sets:\n- name: s\n  keys:\n  - {kid: k1, jwk: " JWK("k1") "}\n"
+        "- name: t\n  keys:\n  - {kid: k1, jwk: " JWK("k1") "}\n"
+        "keys:\n- {kid: k1, jwk: " JWK("k1") "}\n- {kid: k2, set: t, jwk: " JWK("k2") "}\n",
+     NULL},
+    {V3 "keys:\n- {kid: k1, jwk: " JWK("other") "}\n",
+     "keys[0]: kid in jwk.kid must be equal to keys.kid"},
+    {V3 "keys:\n- {kid: k1, jwk: '[1, 2]'}\n", "keys[0]: kid in jwk.kid must be equal to keys.kid"},
+    {V3 "keys:\n- {kid: k1, jwk: '{nope'}\n", "keys[0]: could not json decode jwk string"},
+    {V3 "keys:\n- {kid: k1, jwk: " JWK("k1") ", pem: {public_key: $PUB}}\n",
+     "keys[0]: only one or none of these fields must be set: 'jwk', 'pem'"},
+    {V3 "keys:\n- {kid: k1, name: a}\n",
+     "keys[0]: at least one of these fields must be non-empty: 'jwk', 'pem'"},
+    {V3 "keys:\n- {jwk: " JWK("k1") "}\n", "keys[0].kid: required field missing"},
+    {V3 "keys:\n- {kid: k1, pem: {public_key: garbage}}\n",
+     "keys[0].pem: could not load public key"},
+    {V3 "keys:\n- {kid: k1, pem: {public_key: $CERT}}\n", "keys[0].pem: could not load public key"},
+    {V3 "keys:\n- {kid: k1, pem: {private_key: $PUB}}\n", "keys[0].pem: could not load private key"},
+    {V3 "keys:\n- {kid: k1, pem: {private_key: $KEY, public_key: $ECPUB}}\n",
+     "keys[0].pem: public key does not match private key"},
+    {V3 "keys:\n- {kid: k1, pem: {}}\n",
+     "keys[0].pem: at least one of these fields must be non-empty: 'private_key', 'public_key'"},
+    {V3 "keys:\n- {kid: k1, pem: {public_key: $PUB, x: 1}}\n", "keys[0].pem.x: unknown field"},
+    /* nested: the set comes from the parent */
+    {V3 "key_sets:\n- name: s\n  keys:\n  - {kid: k1, set: s, jwk: " JWK("k1") "}\n",
+     "key_sets[0].keys[0].set: value must be null"},
+    {V3 "keys:\n- {kid: k1, set: nope, jwk: " JWK("k1") "}\n",
+     "keys[0].set: invalid reference 'set: nope' (no such entry in 'key_sets')"},
+    /* uniqueness: (kid, set) as Kong's cache key, names */
+    {V3 "key_sets:\n- name: s\n  keys:\n  - {kid: k1, jwk: " JWK("k1") "}\n"
+        "  - {kid: k1, pem: {public_key: $PUB}}\n",
+     "key_sets[0].keys[1]: uniqueness violation: 'keys' entity with cache key set to 'k1:…' "
+     "already declared"},
+    {V3 "keys:\n- {kid: k1, jwk: " JWK("k1") "}\n- {kid: k1, pem: {public_key: $PUB}}\n",
+     "keys[1]: uniqueness violation: 'keys' entity with cache key set to 'k1:' already declared"},
+    {V3 "keys:\n- {kid: k1, name: a, jwk: " JWK("k1") "}\n- {kid: k2, name: a, jwk: " JWK("k2")
+        "}\n",
+     "keys[1]: uniqueness violation: 'keys' entity with name set to 'a' already declared"},
+    {V3 "key_sets:\n- name: s\n- name: s\n",
+     "key_sets[1]: uniqueness violation: 'key_sets' entity with name set to 's' already declared"},
+};
+
+static void
+test_keys(void **state)
+{
+    (void)state;
+    RUN(key_cases);
+}
+
+/* a nested key points at its set; pem stays a record; the canonical form loads again */
+static void
+test_keys_loaded(void **state)
+{
+    char *doc = expand(V3 "key_sets:\n- name: s\n  keys:\n  - {kid: k1, jwk: " JWK("k1") "}\n"
+                          "  - {kid: k2, pem: {private_key: $KEY, public_key: $PUB}}\n");
+    struct gw_config *cfg = tu_load_ok(doc);
+    const struct gw_record *r = gw_entities[GW_ENT_KEYS].schema;
+
+    (void)state;
+    assert_int_equal(cfg->sets[GW_ENT_KEY_SETS].n, 1);
+    assert_int_equal(cfg->sets[GW_ENT_KEYS].n, 2);
+    const char *set_id = tu_id_of(cfg, GW_ENT_KEY_SETS, "name", "s");
+    for (int i = 0; i < 2; i++) {
+        const struct gw_val *k = tu_find(cfg, GW_ENT_KEYS, "kid", i ? "k2" : "k1");
+        assert_non_null(k);
+        const struct gw_val *fk = gw_rec_get(r, k, "set");
+        assert_int_equal(fk->type, GW_V_STR);
+        assert_string_equal(fk->u.s, set_id);
+    }
+    char *pem = tu_field_json(GW_ENT_KEYS, tu_find(cfg, GW_ENT_KEYS, "kid", "k1"), "pem");
+    assert_string_equal(pem, "null");
+    free(pem);
+    size_t n;
+    char *canon = gw_canon_json(cfg, &n);
+    assert_non_null(canon);
+    struct gw_config *again = tu_load_ok_fmt(canon, GW_FMT_JSON);
+    assert_string_equal(again->hash, cfg->hash);
+    assert_string_equal(tu_id_of(again, GW_ENT_KEY_SETS, "name", "s"), set_id);
+    free(canon);
+    gw_config_free(again);
+    gw_config_free(cfg);
+    free(doc);
+}
+
 /* ------------------------------------------------------------------ loaded values */
 
 static void
@@ -329,6 +425,8 @@ main(void)
         cmocka_unit_test(test_certificates),
         cmocka_unit_test(test_ca_certificates),
         cmocka_unit_test(test_jwt_keys),
+        cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_keys_loaded),
         cmocka_unit_test(test_loaded_values),
         cmocka_unit_test(test_yaml_block_pem),
     };
