@@ -1157,7 +1157,12 @@ static struct gw_field key_set_fields[] = {
 };
 static struct gw_record key_set_schema = {.name = "key_sets", .fields = key_set_fields};
 
-static void pem_check(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec);
+static void
+pem_check(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec)
+{
+    static const char *const one[] = {"private_key", "public_key", NULL};
+    gw_echeck_at_least_one_of(ctx, r, rec, one);
+}
 
 static struct gw_field pem_fields[] = {
     {.name = "private_key", .type = GW_T_STRING, .flags = GW_F_SENSITIVE},
@@ -1165,13 +1170,6 @@ static struct gw_field pem_fields[] = {
     {.name = NULL},
 };
 static struct gw_record pem_schema = {.name = "pem", .fields = pem_fields, .check = pem_check};
-
-static void
-pem_check(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec)
-{
-    static const char *const one[] = {"private_key", "public_key", NULL};
-    gw_echeck_at_least_one_of(ctx, r, rec, one);
-}
 
 /* typedefs.pem's custom_validator: runs on the pem record once its fields and its own
  * entity check passed, and reports on the field itself */
