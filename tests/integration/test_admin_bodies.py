@@ -197,3 +197,40 @@ def test_patch_plugin_config_as_form_merges(api, kind):
     assert q["config"]["minute"] == 20 and q["config"]["hour"] == 100
     q = expect(send(api, "PATCH", f"/plugins/{p['id']}", kind, [("config.hour", "")]), 200)
     assert q["config"]["hour"] is None and q["config"]["minute"] == 20
+
+
+def test_kong_getting_started_script(cp_factory):
+    """The curl calls of Kong's "Get started" guide, as form posts, unchanged."""
+    import requests
+    plane = cp_factory()
+    u = plane.url
+
+    def curl(method, path, **data):
+        return requests.request(method, u + path, data=data or None, timeout=30)
+
+    s = expect(curl("POST", "/services", name="example_service",
+                    url="http://httpbin.konghq.com"), 201)
+    assert (s["host"], s["port"], s["protocol"], s["path"]) == ("httpbin.konghq.com", 80,
+                                                                "http", None)
+    r = expect(curl("POST", "/services/example_service/routes",
+                    **{"paths[]": "/mock", "name": "example_route"}), 201)
+    assert r["paths"] == ["/mock"] and r["service"] == {"id": s["id"]}
+    p = expect(curl("POST", "/services/example_service/plugins", name="rate-limiting",
+                    **{"config.minute": "5", "config.policy": "local"}), 201)
+    assert p["config"]["minute"] == 5 and p["service"] == {"id": s["id"]}
+    expect(curl("POST", "/plugins", name="proxy-cache",
+                **{"config.request_method": "GET", "config.response_code": "200",
+                   "config.content_type": "application/json; charset=utf-8",
+                   "config.cache_ttl": "30", "config.strategy": "memory"}), 201)
+    expect(curl("POST", "/routes/example_route/plugins", name="key-auth"), 201)
+    c = expect(curl("POST", "/consumers/", username="luka"), 201)
+    k = expect(curl("POST", "/consumers/luka/key-auth", key="top-secret-key"), 201)
+    assert k["key"] == "top-secret-key" and k["consumer"] == {"id": c["id"]}
+    up = expect(curl("POST", "/upstreams", name="example_upstream"), 201)
+    t = expect(curl("POST", "/upstreams/example_upstream/targets",
+                    target="httpbin.konghq.com:80"), 201)
+    assert t["upstream"] == {"id": up["id"]}
+    expect(curl("POST", "/upstreams/example_upstream/targets", target="httpstat.us:80"), 201)
+    s2 = expect(curl("PATCH", "/services/example_service", host="example_upstream"), 200)
+    assert s2["host"] == "example_upstream" and s2["port"] == 80
+    assert len(expect(curl("GET", "/plugins"), 200)["data"]) == 3
