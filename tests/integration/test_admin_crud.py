@@ -542,3 +542,19 @@ def test_two_concurrent_puts_of_one_name_make_one_entity(api):
         assert results[0][1]["id"] == results[1][1]["id"], results
         final = expect(api.get(f"/services/{name}"), 200)
         assert final["id"] == results[0][1]["id"] and final["port"] in (81, 82)
+
+
+def test_put_with_the_id_in_the_body_as_deck_sends_it(api):
+    sid, rid, pid = new_id(), new_id(), new_id()
+    s = expect(api.put(f"/services/{sid}", json={"id": sid, "name": uniq("deck"),
+                                                "host": "deck.test", "tags": ["deck"]}), 200)
+    assert s["id"] == sid
+    r = expect(api.put(f"/routes/{rid}", json={"id": rid, "paths": ["/deck"],
+                                              "service": {"id": sid}}), 200)
+    assert r["id"] == rid and r["service"] == {"id": sid}
+    p = expect(api.put(f"/plugins/{pid}", json={"id": pid, "name": "cors",
+                                               "route": {"id": rid}}), 200)
+    assert p["id"] == pid
+    # and again: an update, same ids
+    s2 = expect(api.put(f"/services/{sid}", json=dict(s, port=8080)), 200)
+    assert s2["id"] == sid and s2["port"] == 8080 and s2["created_at"] == s["created_at"]
