@@ -200,3 +200,16 @@ def test_five_tags_are_allowed(api):
     c = api.consumer(tags=["t1", "t2", "t3", "t4", "t5"])
     page = expect(api.get("/consumers?tags=t1,t2,t3,t4,t5"), 200)
     assert [e["id"] for e in page["data"]] == [c["id"]]
+
+
+def test_offset_survives_deleting_the_row_it_points_after(api):
+    tag = uniq("del")
+    made = {api.consumer(tags=[tag])["id"] for _ in range(30)}
+    first = expect(api.get(f"/consumers?tags={tag}&size=10"), 200)
+    assert len(first["data"]) == 10
+    gone = first["data"][-1]["id"]
+    expect(api.delete(f"/consumers/{gone}"), 204)
+    rest, _ = walk(api, first["next"])
+    seen = [e["id"] for e in first["data"]] + [e["id"] for e in rest]
+    assert len(seen) == len(set(seen)) == 30
+    assert set(seen) == made
