@@ -1,7 +1,8 @@
 """Admin API CRUD for every entity as Kong 3.x does it: POST 201 with every field (defaults
 filled, unset optionals null), GET by id and by endpoint key, list, PATCH merges, PUT replaces
 (omitted fields back to defaults/null) and creates by id or endpoint key, DELETE 204 and
-idempotent, then 404 {"message":"Not found"}. Plus two concurrent creates of one name."""
+idempotent, then 404 {"message":"Not found"}. Plus unique/primary-key violations, the url
+shorthand, config merges, and concurrent creates (one 201, one 409) and upserts of one name."""
 import threading
 
 import pytest

@@ -5,7 +5,7 @@ accepting the whole stored row (id, created_at, updated_at) as the UI sends it."
 import pytest
 
 from test_admin_common import (  # noqa: F401  (api is a fixture)
-    NOT_FOUND, api, expect, schema_violation, uniq)
+    NOT_FOUND, api, expect, uniq)
 
 ORIGIN = "http://127.0.0.1:8002"
 

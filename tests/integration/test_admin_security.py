@@ -12,7 +12,7 @@ import requests
 from cpserver import ControlPlane, bootstrap
 
 from test_admin_common import (  # noqa: F401  (api is a fixture)
-    Api, api, api_for, basic_auth_hash, expect, uniq)
+    api, api_for, basic_auth_hash, expect, uniq)
 
 TOKEN = "s3cret-admin-token-" + "x" * 8
 
