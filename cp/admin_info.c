@@ -369,6 +369,13 @@ endpoints(struct areq *r)
             json_array_append_new(a, json_string(s));
             snprintf(s, sizeof s, "/%s/{%s}", d->admin, d->admin);
             json_array_append_new(a, json_string(s));
+            /* the entity a foreign key points to: /routes/{routes}/service */
+            for (const struct gw_field *f = d->schema->fields; f->name; f++) {
+                if (f->type == GW_T_FOREIGN && i != GW_ENT_SNIS) {
+                    snprintf(s, sizeof s, "/%s/{%s}/%s", d->admin, d->admin, f->name);
+                    json_array_append_new(a, json_string(s));
+                }
+            }
         }
     }
     for (size_t i = 0; i < gw_nestings_count; i++) {

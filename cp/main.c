@@ -292,7 +292,7 @@ serve(void)
 int
 main(int argc, char **argv)
 {
-    struct option lo[NOPTS + 6];
+    static struct option lo[NOPTS + 6]; /* static: its strings live as long as the process */
     const char *conf = getenv("TOLLGATE_CONF"), *check = NULL;
     int yes = 0, c, n = 0;
 
