@@ -154,10 +154,12 @@ set_option(const char *key, const char *val, int src)
                 }
                 if (*n >= GW_ADMIN_MAX_LISTEN || strrchr(t, ':') == NULL) {
                     fprintf(stderr, "tollgate-cp: bad %s '%s': expected ADDR:PORT\n", key, t);
+                    free(copy);
                     return -1;
                 }
                 arr[(*n)++] = strdup(t);
             }
+            free(copy);
             return 0;
         }
         }

@@ -3,7 +3,9 @@
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void
@@ -42,6 +44,38 @@ gw_uuid_v4(char out[GW_UUID_LEN + 1])
     return 0;
 }
 
+/* the v5 hashing state of one thread, freed when the thread exits */
+struct v5 {
+    EVP_MD_CTX *ctx;
+    EVP_MD *sha1;
+};
+
+static pthread_key_t v5_key;
+static pthread_once_t v5_once = PTHREAD_ONCE_INIT;
+
+static void
+v5_free(void *p)
+{
+    struct v5 *t = p;
+
+    EVP_MD_CTX_free(t->ctx);
+    EVP_MD_free(t->sha1);
+    free(t);
+}
+
+static void
+v5_key_init(void)
+{
+    pthread_key_create(&v5_key, v5_free);
+}
+
+static pthread_key_t
+v5_key_get(void)
+{
+    pthread_once(&v5_once, v5_key_init);
+    return v5_key;
+}
+
 void
 gw_uuid_v5(const char *ns, const char *name, size_t n, char out[GW_UUID_LEN + 1])
 {
@@ -49,12 +83,19 @@ gw_uuid_v5(const char *ns, const char *name, size_t n, char out[GW_UUID_LEN + 1]
     unsigned int mdlen = 0;
     int j = 0;
     /* one context per thread, reused: a fresh one per id costs more than the hash */
-    static _Thread_local EVP_MD_CTX *ctx;
-    static _Thread_local EVP_MD *sha1; /* fetched once: implicit fetches take a lock */
+    struct v5 *t = pthread_getspecific(v5_key_get());
 
-    if (ctx == NULL) {
-        ctx = EVP_MD_CTX_new();
-        sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+    if (t == NULL && (t = calloc(1, sizeof *t)) != NULL) {
+        t->ctx = EVP_MD_CTX_new();
+        t->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL); /* fetched once: implicit fetches lock */
+        pthread_setspecific(v5_key_get(), t);
+    }
+    EVP_MD_CTX *ctx = t ? t->ctx : NULL;
+    EVP_MD *sha1 = t ? t->sha1 : NULL;
+    if (ctx == NULL || sha1 == NULL) {
+        static const unsigned char zero[16];
+        format(zero, out); /* out of memory: the nil UUID rather than a crash */
+        return;
     }
 
     for (int i = 0; ns[i] && j < 16; i++) {
