@@ -559,3 +559,20 @@ def test_put_with_the_id_in_the_body_as_deck_sends_it(api):
     # and again: an update, same ids
     s2 = expect(api.put(f"/services/{sid}", json=dict(s, port=8080)), 200)
     assert s2["id"] == sid and s2["port"] == 8080 and s2["created_at"] == s["created_at"]
+
+
+@pytest.mark.parametrize("value", ["team/alice", "alice@example.com", "john doe", "50%", "x?y",
+                                   "ünï"])
+def test_endpoint_keys_are_url_decoded(api, value):
+    # Kong unescapes the URL segment (endpoints.lua select_entity: unescape_uri), so any
+    # username or key can be addressed once percent-encoded, '/' included (%2F)
+    from urllib.parse import quote
+    c = api.consumer(username=value + "-" + uniq("u"))
+    seg = quote(c["username"], safe="")
+    expect(api.get(f"/consumers/{seg}"), 200, c)
+    k = api.create(f"/consumers/{seg}/key-auth", {"key": value + "+key="})
+    expect(api.get(f"/key-auths/{quote(k['key'], safe='')}"), 200, k)
+    p = expect(api.patch(f"/consumers/{seg}", json={"custom_id": uniq("c")}), 200)
+    assert p["id"] == c["id"]
+    expect(api.delete(f"/consumers/{seg}"), 204)
+    expect(api.get(f"/consumers/{c['id']}"), 404, NOT_FOUND)
