@@ -72,10 +72,62 @@ is_uuid(const char *s)
     return 1;
 }
 
+static int
+hexval(int c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* %XX decoded in place; a %00 stays encoded (a key never holds a NUL) */
+static void
+pct_decode(char *s)
+{
+    char *w = s;
+
+    for (; *s; s++) {
+        int hi, lo;
+        if (*s == '%' && (hi = hexval(s[1])) >= 0 && (lo = hexval(s[2])) >= 0 && (hi | lo)) {
+            *w++ = (char)(hi * 16 + lo);
+            s += 2;
+        } else {
+            *w++ = *s;
+        }
+    }
+    *w = '\0';
+}
+
+/* libmicrohttpd hands the URL and its arguments over undecoded (see keep_raw): the path is
+ * split first and each segment decoded after, so an endpoint key may hold an encoded '/'
+ * (Kong decodes after routing too); arguments are decoded here, on first use. */
 const char *
 areq_arg(struct areq *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    const char *raw = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+
+    if (raw == NULL || strchr(raw, '%') == NULL) {
+        return raw;
+    }
+    if (r->nargbufs == AREQ_MAX_ARGBUFS) {
+        return raw;
+    }
+    char *d = strdup(raw);
+    if (d == NULL) {
+        return raw;
+    }
+    pct_decode(d);
+    r->argbufs[r->nargbufs++] = d;
+    return d;
+}
+
+static size_t
+keep_raw(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    return strlen(s);
 }
 
 const char *
@@ -298,6 +350,7 @@ split_path(struct areq *r, const char *url)
             r->nseg = AREQ_MAX_SEG + 1; /* too deep: no such path */
             break;
         }
+        pct_decode(t);
         r->seg[r->nseg++] = t;
     }
     r->path_buf = p; /* the segments point into it */
@@ -518,6 +571,9 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         gw_store_put(opts.store, r->pg);
     }
     free(r->path_buf);
+    for (int i = 0; i < r->nargbufs; i++) {
+        free(r->argbufs[i]);
+    }
     free(r->body);
     free(r->out);
     free(r);
@@ -590,7 +646,7 @@ start_one(const char *addr, int tls)
 {
     struct sockaddr_storage ss;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-    struct MHD_OptionItem o[14];
+    struct MHD_OptionItem o[16];
     int n = 0;
 
     if (parse_addr(addr, &ss) < 0) {
@@ -604,6 +660,7 @@ start_one(const char *addr, int tls)
     o[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, opts.threads, NULL};
     o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL};
     o[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, NULL};
+    o[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)keep_raw, NULL};
     o[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL};
     o[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
     if (tls) {

@@ -25,6 +25,7 @@
 #include "store.h"
 #include "str.h"
 #include "uuid.h"
+#include "val.h"
 
 static struct gw_ent ents[GW_ENT__COUNT];
 
@@ -310,6 +311,13 @@ find(struct areq *r, const struct gw_ent *e, const char *key, const struct gw_sc
 
     if (pg == NULL) {
         return -1;
+    }
+    for (size_t i = 0, n = strlen(key); i < n;) { /* no stored key is invalid UTF-8 */
+        size_t l = gw_utf8_len((const unsigned char *)key + i, n - i);
+        if (l == 0) {
+            return 0;
+        }
+        i += l;
     }
     if (is_uuid(key)) {
         col = "id";

@@ -18,6 +18,9 @@ struct areq {
     const char *method; /* "GET", "POST", ... */
     char *seg[AREQ_MAX_SEG]; /* decoded path segments, pointing into path_buf */
     char *path_buf;
+#define AREQ_MAX_ARGBUFS 8
+    char *argbufs[AREQ_MAX_ARGBUFS]; /* decoded query arguments, freed with the request */
+    int nargbufs;
     int nseg;
     char *body; /* request body, NUL-terminated; NULL when none */
     size_t body_len, body_cap;
