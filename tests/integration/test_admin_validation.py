@@ -105,6 +105,36 @@ CASES = [
     ("route-two-wildcards", "/routes", {"hosts": ["*.a.*"]},
      {"hosts": ["invalid wildcard: must have at most one wildcard"]},
      "hosts.1: invalid wildcard: must have at most one wildcard"),
+    # protocol subschemas (kong/db/schema/entities/routes_subschemas.lua): field errors with
+    # their own messages, no @entity
+    ("route-grpc-methods", "/routes", {"protocols": ["grpc"], "paths": ["/"], "methods": ["GET"]},
+     {"methods": "cannot set 'methods' when 'protocols' is 'grpc' or 'grpcs'"},
+     "methods: cannot set 'methods' when 'protocols' is 'grpc' or 'grpcs'"),
+    ("route-grpc-strip-path", "/routes",
+     {"protocols": ["grpc"], "paths": ["/"], "strip_path": True},
+     {"strip_path": "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'"},
+     "strip_path: cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'"),
+    ("route-grpcs-sources", "/routes",
+     {"protocols": ["grpcs"], "paths": ["/"], "sources": [{"ip": "10.0.0.1"}]},
+     {"sources": "cannot set 'sources' when 'protocols' is 'grpc' or 'grpcs'"},
+     "sources: cannot set 'sources' when 'protocols' is 'grpc' or 'grpcs'"),
+    ("route-http-sources", "/routes",
+     {"protocols": ["http"], "paths": ["/"], "sources": [{"ip": "10.0.0.1"}]},
+     {"sources": "cannot set 'sources' when 'protocols' is 'http' or 'https'"},
+     "sources: cannot set 'sources' when 'protocols' is 'http' or 'https'"),
+    ("route-default-destinations", "/routes", {"paths": ["/"], "destinations": [{"port": 80}]},
+     {"destinations": "cannot set 'destinations' when 'protocols' is 'http' or 'https'"},
+     "destinations: cannot set 'destinations' when 'protocols' is 'http' or 'https'"),
+    ("route-tcp-paths", "/routes",
+     {"protocols": ["tcp"], "destinations": [{"port": 80}], "paths": ["/"]},
+     {"paths": "cannot set 'paths' when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or "
+               "'udp'"},
+     "paths: cannot set 'paths' when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or 'udp'"),
+    ("route-tls-hosts", "/routes",
+     {"protocols": ["tls"], "snis": ["a.test"], "hosts": ["a.test"]},
+     {"hosts": "cannot set 'hosts' when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or "
+               "'udp'"},
+     "hosts: cannot set 'hosts' when 'protocols' is 'tcp', 'tls', 'tls_passthrough' or 'udp'"),
     ("route-host-bad-port", "/routes", {"hosts": ["a.test:99999"]},
      {"hosts": ["invalid port number"]}, "hosts.1: invalid port number"),
     ("route-host-header", "/routes", {"headers": {"host": ["x.test"]}},
@@ -461,3 +491,11 @@ def test_sni_certificate_path_is_disabled(api):
     name = uniq("dis") + ".test"
     api.create("/certificates", {"cert": cert, "key": key, "snis": [name]})
     expect(api.get(f"/snis/{name}/certificate"), 404, NOT_FOUND)
+
+
+def test_grpc_route_strip_path_defaults_to_false(api):
+    r = expect(api.post("/routes", json={"protocols": ["grpc"], "paths": ["/" + uniq("g")]}),
+               201)
+    assert r["strip_path"] is False
+    h = expect(api.post("/routes", json={"paths": ["/" + uniq("h")]}), 201)
+    assert h["strip_path"] is True
