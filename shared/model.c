@@ -404,15 +404,21 @@ route_protocol_subsets(struct gw_vctx *ctx, const struct gw_val *protos)
     return 1;
 }
 
-static void
-must_be_null(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec,
-             const char *const *fields)
+/* Kong's routes_subschemas.lua: fields a protocol family may not set, each refused with its
+ * own message; 1 when one was refused. */
+static int
+refuse_fields(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec,
+              const char *const *fields, const char *when)
 {
+    int refused = 0;
+
     for (const char *const *f = fields; *f; f++) {
         if (set_nonempty(gw_rec_get(r, rec, *f))) {
-            gw_echeck_conditional_fail(ctx, "protocols", *f, "value must be null");
+            gw_vctx_field_err(ctx, *f, "cannot set '%s' when 'protocols' is %s", *f, when);
+            refused = 1;
         }
     }
+    return refused;
 }
 
 static void
@@ -425,9 +431,42 @@ route_check(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec)
     int passthrough = has_str(protos, "tls_passthrough");
     const char *const *need = NULL;
     const char *when = NULL;
+    const char *first = protos && protos->type == GW_V_ARR && protos->n > 0 &&
+                                protos->u.items[0].type == GW_V_STR
+                            ? protos->u.items[0].u.s
+                            : "http";
 
     if (!route_protocol_subsets(ctx, protos)) {
         return;
+    }
+    /* the subschema is chosen by the first protocol; its field rules come before any entity
+     * check, and a refused field stops there (as Kong's field errors do) */
+    if (!strcmp(first, "grpc") || !strcmp(first, "grpcs")) {
+        static const char *const f[] = {"methods", "sources", "destinations", NULL};
+        int refused = refuse_fields(ctx, r, rec, f, "'grpc' or 'grpcs'");
+        struct gw_val *strip = &rec->u.items[gw_record_index(r, "strip_path")];
+        if (gw_val_get(ctx->in, "strip_path") == NULL) {
+            /* the grpc subschema's default is strip_path = false */
+            strip->type = GW_V_BOOL;
+            strip->u.b = 0;
+        } else if (strip->type == GW_V_BOOL && strip->u.b) {
+            gw_vctx_field_err(ctx, "strip_path",
+                              "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'");
+            refused = 1;
+        }
+        if (refused) {
+            return;
+        }
+    } else if (!strcmp(first, "http") || !strcmp(first, "https")) {
+        static const char *const f[] = {"sources", "destinations", NULL};
+        if (refuse_fields(ctx, r, rec, f, "'http' or 'https'")) {
+            return;
+        }
+    } else {
+        static const char *const f[] = {"methods", "hosts", "paths", "headers", NULL};
+        if (refuse_fields(ctx, r, rec, f, "'tcp', 'tls', 'tls_passthrough' or 'udp'")) {
+            return;
+        }
     }
     if (set_nonempty(gw_rec_get(r, rec, "snis")) && !https && !grpcs && !has_str(protos, "tls") &&
         !passthrough) {
@@ -465,27 +504,6 @@ route_check(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec)
         }
         if (!found) {
             gw_vctx_entity_err(ctx, "must set one of %s when 'protocols' is %s", list, when);
-            return;
-        }
-    }
-    if (http || https || grpc || grpcs) {
-        static const char *const f[] = {"sources", "destinations", NULL};
-        must_be_null(ctx, r, rec, f);
-    }
-    if (stream || passthrough) {
-        must_be_null(ctx, r, rec, http_fields);
-    }
-    if ((grpc || grpcs) && !http && !https) {
-        static const char *const f[] = {"methods", NULL};
-        must_be_null(ctx, r, rec, f);
-        struct gw_val *strip = &rec->u.items[gw_record_index(r, "strip_path")];
-        if (gw_val_get(ctx->in, "strip_path") == NULL) {
-            /* routes_subschemas: grpc routes default to strip_path = false */
-            strip->type = GW_V_BOOL;
-            strip->u.b = 0;
-        } else if (strip->type == GW_V_BOOL && strip->u.b) {
-            gw_vctx_field_err(ctx, "strip_path", "value must be false");
-            gw_vctx_entity_err(ctx, "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'");
         }
     }
 }

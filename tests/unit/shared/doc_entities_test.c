@@ -186,17 +186,17 @@ static const struct err_case route_cases[] = {
     {V3 "routes:\n- {snis: [\"example.test:443\"]}\n", "routes[0].snis[0]: must not have a port"},
     {V3 "routes:\n- {snis: [\"*.*.test\"]}\n",
      "routes[0].snis[0]: invalid wildcard: must have at most one wildcard"},
-    /* grpc: strip_path must be false, methods refused */
+    /* grpc: strip_path must be false, methods refused (routes_subschemas.lua's field errors) */
     {V3 "routes:\n- {protocols: [grpc], paths: [/], strip_path: true}\n",
-     "routes[0]: cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'\n"
-     "routes[0].strip_path: …"},
+     "routes[0].strip_path: cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'"},
     {V3 "routes:\n- {protocols: [grpc], paths: [/], strip_path: false, methods: [GET]}\n",
-     "routes[0]: …\nroutes[0].methods: …"},
+     "routes[0].methods: cannot set 'methods' when 'protocols' is 'grpc' or 'grpcs'"},
     /* stream and http fields do not mix */
     {V3 "routes:\n- {protocols: [tcp], destinations: [{port: 80}], paths: [/]}\n",
-     "routes[0]: …\nroutes[0].paths: …"},
+     "routes[0].paths: cannot set 'paths' when 'protocols' is 'tcp', 'tls', 'tls_passthrough' "
+     "or 'udp'"},
     {V3 "routes:\n- {paths: [/], sources: [{ip: 10.0.0.1}]}\n",
-     "routes[0]: …\nroutes[0].sources: …"},
+     "routes[0].sources: cannot set 'sources' when 'protocols' is 'http' or 'https'"},
     {V3 "routes:\n- {protocols: [tcp], sources: [{ip: 10.0.0.0/33}]}\n",
      "routes[0].sources[0].ip: invalid ip or cidr range: '10.0.0.0/33'"},
     {V3 "routes:\n- {protocols: [tcp], sources: [{ip: \"::1/64\", port: 70000}]}\n",
