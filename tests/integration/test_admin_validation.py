@@ -499,3 +499,44 @@ def test_grpc_route_strip_path_defaults_to_false(api):
     assert r["strip_path"] is False
     h = expect(api.post("/routes", json={"paths": ["/" + uniq("h")]}), 201)
     assert h["strip_path"] is True
+
+
+# from Kong's spec/01-unit/01-db/01-schema/06-routes_spec.lua ("hosts attribute")
+INVALID_HOSTS = ["/example", ".example", "example.", "example:", "mock;bin", "example.com/org",
+                 "example-.org", "example.org-", "hello..example.com", "hello-.example.com"]
+VALID_HOSTS = ["hello.com", "hello.fr", "test.hello.com", "1991.io", "hello.COM", "HELLO.com",
+               "123helloWORLD.com", "example.123", "example-api.com", "hello.abcd",
+               "example_api.com", "localhost", "example.com:80", "example.com:8080",
+               # punycode (RFC 3492) labels may start with a dash
+               "3B-ww4c5e180e575a65lsy2b", "-with-SUPER-MONKEYS-pc58ag80a8qai00g7n9n",
+               "Hello-Another-Way--fc4qua05auwb3674vfr0b", "2-u9tlzr9756bt3uc0v",
+               "MajiKoi5-783gue6qz075azm5e", "de-jg4avhby1noc0d", "d9juau41awczczp",
+               "example.*", "*.example.org", "*.example.org:321"]
+
+
+@pytest.mark.parametrize("host", INVALID_HOSTS)
+def test_route_invalid_hostnames(api, host):
+    expect(api.post("/routes", json={"hosts": [host]}), 400,
+           schema_violation({"hosts": [f"invalid hostname: {host}"]},
+                            f"hosts.1: invalid hostname: {host}"))
+
+
+def test_route_valid_hostnames(api):
+    refused = {}
+    for host in VALID_HOSTS:
+        r = api.post("/routes", json={"hosts": [host]})
+        if r.status_code != 201:
+            refused[host] = r.json().get("message")
+    assert not refused, refused
+
+
+@pytest.mark.parametrize("protocols,sets", [
+    (["http", "tcp"], "('http', 'https'), ('tcp', 'tls', 'udp')"),
+    (["https", "tls"], "('http', 'https'), ('tcp', 'tls', 'udp')"),
+    (["grpc", "http"], "('http', 'https'), ('grpc', 'grpcs')"),
+    (["tls_passthrough", "tls"], "('tcp', 'tls', 'udp'), ('tls_passthrough')"),
+])
+def test_route_protocol_sets_are_exclusive(api, protocols, sets):
+    msg = f"these sets are mutually exclusive: {sets}"
+    expect(api.post("/routes", json={"protocols": protocols, "paths": ["/"]}), 400,
+           schema_violation({"protocols": msg}, f"protocols: {msg}"))
