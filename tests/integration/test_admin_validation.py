@@ -147,11 +147,14 @@ CASES = [
      "https_redirect_status_code: expected one of: 426, 301, 302, 307, 308"),
     ("route-regex-priority", "/routes", {"paths": ["/"], "regex_priority": "x"},
      {"regex_priority": "expected an integer"}, "regex_priority: expected an integer"),
+    # a `conditional` with then_err (kong/db/schema/entities/routes.lua): the @entity entry is
+    # the then_err text, the field entry the failed rule's own message (len_eq = 0)
     ("route-snis-http", "/routes", {"paths": ["/"], "protocols": ["http"], "snis": ["a.test"]},
-     {"snis": "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or "
-              "'tls_passthrough'"},
-     "snis: 'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or "
-     "'tls_passthrough'"),
+     {"@entity": ["'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or "
+                  "'tls_passthrough'"],
+      "snis": "length must be 0"},
+     "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough'",
+     "snis: length must be 0"),
     ("route-service-uuid", "/routes", {"paths": ["/"], "service": {"id": "nope"}},
      {"service": {"id": "expected a valid UUID"}}, "service.id: expected a valid UUID"),
     ("route-bad-percent", "/routes", {"paths": ["/a%2w"]},
