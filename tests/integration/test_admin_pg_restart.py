@@ -99,7 +99,7 @@ def test_writes_reported_201_survive_a_restart(pg_private, cp_factory):
             futures = [pool.submit(writer, n) for n in range(4)]
             time.sleep(0.5)
             pg_private.restart()
-            time.sleep(1.5)
+            time.sleep(0.7)
             stop.set()
             for f in futures:
                 f.result()
@@ -158,7 +158,7 @@ def test_pg_stop_during_config_import_is_all_or_nothing(pg_private, cp_factory):
                         for i in range(3000)]}
     seen = []
     try:
-        for delay in (0.1, 0.25, 0.4):
+        for delay in (0.1, 0.4):
             def ready():
                 r = api.post("/config", json=old)
                 return r if r.status_code == 201 else None
