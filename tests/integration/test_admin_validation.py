@@ -46,6 +46,11 @@ CASES = [
      {"path": "must not have empty segments"}, "path: must not have empty segments"),
     ("svc-host-port", "/services", {"host": "a.test:80"},
      {"host": "must not have a port"}, "host: must not have a port"),
+    # typedefs.host's validate_host: any port, even an invalid one, is "must not have a port"
+    ("svc-host-big-port", "/services", {"host": "a.test:99999"},
+     {"host": "must not have a port"}, "host: must not have a port"),
+    ("svc-host-invalid", "/services", {"host": "mock;bin"},
+     {"host": "invalid value: mock;bin"}, "host: invalid value: mock;bin"),
     ("svc-name-chars", "/services", {"host": "a.test", "name": "bad name"},
      {"name": NAME_MSG.format("bad name")}, "name: " + NAME_MSG.format("bad name")),
     ("svc-name-empty", "/services", {"host": "a.test", "name": ""},
@@ -528,6 +533,17 @@ def test_route_valid_hostnames(api):
     refused = {}
     for host in VALID_HOSTS:
         r = api.post("/routes", json={"hosts": [host]})
+        if r.status_code != 201:
+            refused[host] = r.json().get("message")
+    assert not refused, refused
+
+
+def test_service_valid_hostnames(api):
+    refused = {}
+    for host in VALID_HOSTS:
+        if "*" in host or ":" in host:
+            continue
+        r = api.post("/services", json={"host": host})
         if r.status_code != 201:
             refused[host] = r.json().get("message")
     assert not refused, refused
