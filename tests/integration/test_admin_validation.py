@@ -538,14 +538,19 @@ def test_route_valid_hostnames(api):
     assert not refused, refused
 
 
-def test_service_valid_hostnames(api):
+def test_service_and_upstream_valid_hostnames(api):
+    # services.host (validate_host) and upstreams.name (validate_name) go through the same
+    # check_hostname as route hosts
     refused = {}
     for host in VALID_HOSTS:
         if "*" in host or ":" in host:
             continue
         r = api.post("/services", json={"host": host})
         if r.status_code != 201:
-            refused[host] = r.json().get("message")
+            refused["service " + host] = r.json().get("message")
+        r = api.post("/upstreams", json={"name": host + "-" + uniq("u")})
+        if r.status_code != 201:
+            refused["upstream " + host] = r.json().get("message")
     assert not refused, refused
 
 
