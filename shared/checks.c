@@ -138,9 +138,7 @@ valid_hostname(const char *s, size_t n)
         if (!is_alnum(c) && c != '-' && c != '_') {
             return 0;
         }
-        if (c == '-' && label == 0) {
-            return 0;
-        }
+        /* a label may start with '-' (punycode), not end with one (Kong's check_hostname) */
         if (++label > 63) {
             return 0;
         }
@@ -196,9 +194,16 @@ split_host_port(const char *s, char *host, size_t hlen, long *port)
         }
         snprintf(host, hlen, "%.*s", (int)(colon - s), s);
     }
+    /* Kong's check_hostname: only ":<digits>" at the end is a port; anything else after a
+     * colon stays in the name (and fails as an invalid hostname) */
+    size_t digits = strspn(colon + 1, "0123456789");
+    if (digits == 0 || colon[1 + digits] != '\0') {
+        snprintf(host, hlen, "%s", s);
+        return 0;
+    }
     char *end;
     long p = strtol(colon + 1, &end, 10);
-    if (colon[1] == '\0' || *end != '\0' || p < 0 || p > 65535) {
+    if (digits > 6 || p > 65535) {
         return -1;
     }
     *port = p;
@@ -218,7 +223,8 @@ gw_check_host(const struct gw_val *v, char *buf, size_t len)
     if (is_ipv4(v->u.s) || is_ipv6(v->u.s)) {
         return NULL;
     }
-    if (split_host_port(v->u.s, host, sizeof host, &port) == 0 && port >= 0) {
+    /* Kong's validate_host: an out-of-range port is still a port */
+    if (split_host_port(v->u.s, host, sizeof host, &port) < 0 || port >= 0) {
         return "must not have a port";
     }
     if (!valid_hostname(v->u.s, v->n)) {

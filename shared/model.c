@@ -470,9 +470,11 @@ route_check(struct gw_vctx *ctx, const struct gw_record *r, struct gw_val *rec)
     }
     if (set_nonempty(gw_rec_get(r, rec, "snis")) && !https && !grpcs && !has_str(protos, "tls") &&
         !passthrough) {
-        gw_vctx_field_err(ctx, "snis",
-                          "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or "
-                          "'tls_passthrough'");
+        /* routes.lua's conditional with a then_err: the message on @entity, the failed
+         * then_match (len_eq = 0) on the field */
+        gw_vctx_field_err(ctx, "snis", "length must be 0");
+        gw_vctx_entity_err(ctx, "'snis' can only be set when 'protocols' is 'grpcs', 'https', "
+                                "'tls' or 'tls_passthrough'");
         return;
     }
     if (https) {

@@ -180,8 +180,9 @@ static const struct err_case route_cases[] = {
     {V3 "routes:\n- {headers: {x-version: [\"1\", \"~*^v[0-9]+$\"]}}\n", NULL},
     /* snis */
     {V3 "routes:\n- {protocols: [http], paths: [/], snis: [example.test]}\n",
-     "routes[0].snis: 'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or "
-     "'tls_passthrough'"},
+     "routes[0]: 'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or "
+     "'tls_passthrough'\n"
+     "routes[0].snis: length must be 0"},
     {V3 "routes:\n- {snis: [10.0.0.1]}\n", "routes[0].snis[0]: must not be an IP"},
     {V3 "routes:\n- {snis: [\"example.test:443\"]}\n", "routes[0].snis[0]: must not have a port"},
     {V3 "routes:\n- {snis: [\"*.*.test\"]}\n",
