@@ -14,6 +14,7 @@
 
 #include "admin.h"
 #include "admin_ent.h"
+#include "conf.h"
 #include "doc_cli.h"
 #include "migrate.h"
 #include "model.h"
@@ -168,55 +169,17 @@ set_option(const char *key, const char *val, int src)
     return -1;
 }
 
+/* one line of a --conf file; a kong.conf carries many keys that mean nothing here: skip them */
 static int
-load_conf(const char *path)
+conf_line(const char *key, const char *value, void *ud)
 {
-    FILE *f = fopen(path, "r");
-    char line[4096];
-    int lineno = 0;
+    int known = strcmp(key, "nginx_admin_client_max_body_size") == 0;
 
-    if (f == NULL) {
-        fprintf(stderr, "tollgate-cp: cannot read %s\n", path);
-        return -1;
+    (void)ud;
+    for (size_t i = 0; i < NOPTS && !known; i++) {
+        known = strcmp(opts[i].key, key) == 0;
     }
-    while (fgets(line, sizeof line, f)) {
-        lineno++;
-        char *p = line, *eq;
-        while (isspace((unsigned char)*p)) {
-            p++;
-        }
-        if (*p == '#' || *p == '\0') {
-            continue;
-        }
-        if ((eq = strchr(p, '=')) == NULL) {
-            fprintf(stderr, "tollgate-cp: %s:%d: expected key = value\n", path, lineno);
-            fclose(f);
-            return -1;
-        }
-        char *k = p, *v = eq + 1, *e = eq;
-        while (e > k && isspace((unsigned char)e[-1])) {
-            e--;
-        }
-        *e = '\0';
-        while (isspace((unsigned char)*v)) {
-            v++;
-        }
-        v[strcspn(v, "#\r\n")] = '\0';
-        for (size_t n = strlen(v); n > 0 && isspace((unsigned char)v[n - 1]); n--) {
-            v[n - 1] = '\0';
-        }
-        int known = strcmp(k, "nginx_admin_client_max_body_size") == 0;
-        for (size_t i = 0; i < NOPTS && !known; i++) {
-            known = strcmp(opts[i].key, k) == 0;
-        }
-        /* a kong.conf carries many keys that mean nothing here: skip them */
-        if (known && set_option(k, v, 1) < 0) {
-            fclose(f);
-            return -1;
-        }
-    }
-    fclose(f);
-    return 0;
+    return known ? set_option(key, value, 1) : 0;
 }
 
 /* the DSN: --pg-dsn, else one built from Kong's pg_* keys */
@@ -329,15 +292,12 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    if (conf && load_conf(conf) < 0) {
+    if (conf && gw_conf_read(conf, "tollgate-cp", conf_line, NULL) < 0) {
         return 2;
     }
     for (size_t i = 0; i < NOPTS; i++) {
         char name[80];
-        snprintf(name, sizeof name, "TOLLGATE_%s", opts[i].key);
-        for (char *p = name; *p; p++) {
-            *p = (char)toupper((unsigned char)*p);
-        }
+        gw_conf_env_name(opts[i].key, name, sizeof name);
         const char *v = getenv(name);
         if (v && *v && set_option(opts[i].key, v, 2) < 0) {
             return 2;

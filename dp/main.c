@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "canon.h"
+#include "conf.h"
 #include "doc_cli.h"
 #include "health.h"
 #include "model.h"
@@ -246,44 +247,10 @@ set_option(const char *key, const char *val, int *nproxy_src)
 }
 
 static int
-load_conf_file(const char *path)
+conf_line(const char *key, const char *value, void *ud)
 {
-    FILE *f = fopen(path, "r");
-    char line[1024];
-
-    if (f == NULL) {
-        fprintf(stderr, "tollgate-dp: cannot read %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    while (fgets(line, sizeof line, f)) {
-        char *hash = strchr(line, '#'), *eq = strchr(line, '=');
-        if (hash) {
-            *hash = '\0';
-        }
-        if (eq == NULL) {
-            continue;
-        }
-        *eq = '\0';
-        char *k = line, *v = eq + 1;
-        while (isspace((unsigned char)*k)) {
-            k++;
-        }
-        for (char *e = k + strlen(k); e > k && isspace((unsigned char)e[-1]);) {
-            *--e = '\0';
-        }
-        while (isspace((unsigned char)*v)) {
-            v++;
-        }
-        for (char *e = v + strlen(v); e > v && isspace((unsigned char)e[-1]);) {
-            *--e = '\0';
-        }
-        if (*k && set_option(k, v, NULL) < 0) {
-            fclose(f);
-            return -1;
-        }
-    }
-    fclose(f);
-    return 0;
+    (void)ud;
+    return set_option(key, value, NULL);
 }
 
 static struct gw_snapshot *
@@ -620,17 +587,14 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    if (conf && load_conf_file(conf) < 0) {
+    if (conf && gw_conf_read(conf, "tollgate-dp", conf_line, NULL) < 0) {
         return 2;
     }
     /* then the environment, then flags; a listener list from a later source replaces the
      * earlier one */
     for (const char *const *k = env_keys; *k; k++) {
         char name[64];
-        snprintf(name, sizeof name, "TOLLGATE_%s", *k);
-        for (char *p = name; *p; p++) {
-            *p = (char)toupper((unsigned char)*p);
-        }
+        gw_conf_env_name(*k, name, sizeof name);
         const char *v = getenv(name);
         if (v && *v) {
             if (strcmp(*k, "proxy_listen") == 0) {
