@@ -28,7 +28,7 @@ struct gw_ent {
     char sets[1024];    /* "created_at = EXCLUDED.created_at, ..." */
     char docexpr[512];  /* the stored entity as the API returns it, over alias t */
     char sql_insert[3072]; /* $1: the entity's JSON */
-    char sql_upsert[4096];
+    char sql_upsert[3072 + 1024 + 64];
     char sql_bulk[3072];   /* $1: a JSON array of entities */
 };
 

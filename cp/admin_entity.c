@@ -11,6 +11,7 @@
 #include <math.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +32,19 @@ static struct gw_ent ents[GW_ENT__COUNT];
 
 /* ---- per-entity SQL, built once from the schema ---- */
 
-static void
-cat(char *dst, size_t len, const char *fmt, const char *a, const char *b)
+/* appends to a NUL-terminated buffer of len bytes, truncating */
+static void __attribute__((format(printf, 3, 4)))
+appendf(char *dst, size_t len, const char *fmt, ...)
 {
     size_t l = strlen(dst);
-    snprintf(dst + l, len - l, fmt, a, b);
+    va_list ap;
+
+    if (l + 1 >= len) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(dst + l, len - l, fmt, ap);
+    va_end(ap);
 }
 
 static int
@@ -99,17 +108,16 @@ build(struct gw_ent *e, const struct gw_entity_def *d)
         } else {
             continue;
         }
-        cat(e->cols, sizeof e->cols, "%s%s", sep, col);
-        cat(e->exprs, sizeof e->exprs, "%s%s", sep, expr);
+        appendf(e->cols, sizeof e->cols, "%s%s", sep, col);
+        appendf(e->exprs, sizeof e->exprs, "%s%s", sep, expr);
         if (strcmp(col, "id") != 0) {
-            char set[400];
-            snprintf(set, sizeof set, "%s%s = EXCLUDED.%s", e->sets[0] ? ", " : "", col, col);
-            cat(e->sets, sizeof e->sets, "%s%s", set, "");
+            appendf(e->sets, sizeof e->sets, "%s%s = EXCLUDED.%s", e->sets[0] ? ", " : "", col,
+                    col);
         }
     }
-    cat(e->cols, sizeof e->cols, "%s%s", ", doc", "");
-    cat(e->exprs, sizeof e->exprs, "%s%s", ", d", "");
-    cat(e->sets, sizeof e->sets, "%s%s", ", doc = EXCLUDED.doc", "");
+    appendf(e->cols, sizeof e->cols, ", doc");
+    appendf(e->exprs, sizeof e->exprs, ", d");
+    appendf(e->sets, sizeof e->sets, ", doc = EXCLUDED.doc");
     if (d->type == GW_ENT_CERTIFICATES) {
         snprintf(e->docexpr, sizeof e->docexpr,
                  "jsonb_set(t.doc, '{snis}', coalesce((SELECT jsonb_agg(s.name ORDER BY s.name) "
@@ -334,7 +342,7 @@ find(struct areq *r, const struct gw_ent *e, const char *key, const struct gw_sc
         return 0;
     } else {
         snprintf(sql, sizeof sql, "SELECT t.id::text, t.doc::text FROM %s t WHERE t.%s = $1%s%s%s",
-                 e->table, col[0] == '"' || strcmp(col, "id") == 0 ? col : col,
+                 e->table, col,
                  sc ? " AND t." : "", sc ? sc->fk : "", sc ? "_id = $2::uuid" : "");
     }
     char keybuf[300];
@@ -552,26 +560,21 @@ list(struct areq *r, const struct gw_ent *e, const struct gw_scope *sc)
     }
     if (sc) {
         params[np++] = sc->parent_id;
-        cat(where, sizeof where, " AND t.%s_id = $1::uuid%s", sc->fk, "");
+        appendf(where, sizeof where, " AND t.%s_id = $1::uuid", sc->fk);
     }
     if (tags) {
         params[np++] = tags_json;
-        char c[200];
-        snprintf(c, sizeof c, " AND t.tags %s ARRAY(SELECT jsonb_array_elements_text($%d::jsonb))",
-                 any ? "&&" : "@>", np);
-        cat(where, sizeof where, "%s%s", c, "");
+        appendf(where, sizeof where,
+                " AND t.tags %s ARRAY(SELECT jsonb_array_elements_text($%d::jsonb))",
+                any ? "&&" : "@>", np);
     }
     if (custom_id) {
         params[np++] = custom_id;
-        char c[80];
-        snprintf(c, sizeof c, " AND t.custom_id = $%d", np);
-        cat(where, sizeof where, "%s%s", c, "");
+        appendf(where, sizeof where, " AND t.custom_id = $%d", np);
     }
     if (offset) {
         params[np++] = offset_id;
-        char c[80];
-        snprintf(c, sizeof c, " AND t.id > $%d::uuid", np);
-        cat(where, sizeof where, "%s%s", c, "");
+        appendf(where, sizeof where, " AND t.id > $%d::uuid", np);
     }
     snprintf(sql, sizeof sql, "SELECT %s, t.id::text FROM %s t WHERE true%s ORDER BY t.id LIMIT %d",
              e->docexpr, e->table, where, size + 1);
@@ -610,7 +613,7 @@ list(struct areq *r, const struct gw_ent *e, const struct gw_scope *sc)
             url_escape(tags, tesc, sizeof tesc);
             snprintf(next + nl, sizeof next - (size_t)nl, "&tags=%s", tesc);
         }
-        cat(next, sizeof next, "\"%s%s", "", "");
+        appendf(next, sizeof next, "\"");
     }
     total += strlen(next) + strlen(off) + 64;
     char *out = malloc(total), *w = out;
